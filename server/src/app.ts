@@ -1,0 +1,129 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { AppConfig } from "./config";
+import { type Clock, systemClock } from "./core/clock";
+import { EventBus } from "./core/events";
+import { createLogger, type Logger } from "./core/logger";
+import { PluginHost } from "./core/plugin-host";
+import { Database } from "./db/database";
+import { UploadKeyPolicy } from "./http/access";
+import { createHttpApp } from "./http/app";
+import { buildOpenApi } from "./http/openapi";
+import type { RouteDef } from "./http/route";
+import { IngestService } from "./ingest/ingest-service";
+import { ingestRoutes } from "./ingest/routes";
+import { ReportingService } from "./reporting/reporting-service";
+import { reportingRoutes } from "./reporting/routes";
+import { HealthService } from "./system/health-service";
+import { systemRoutes } from "./system/routes";
+import { VERSION } from "./version";
+
+/** Read-only services handed to plugins. */
+export interface PluginServices {
+  reporting: ReportingService;
+}
+
+export interface Duplistatus {
+  readonly config: AppConfig;
+  readonly log: Logger;
+  readonly db: Database;
+  readonly events: EventBus;
+  readonly plugins: PluginHost<PluginServices>;
+  readonly services: { ingest: IngestService; reporting: ReportingService; health: HealthService };
+  readonly routes: readonly RouteDef[];
+  readonly server: http.Server;
+  /** Base URL once listening, e.g. http://127.0.0.1:9666 */
+  url(): string;
+  listen(): Promise<void>;
+  /** Stop accepting, finish in-flight requests, stop plugins, close the database. */
+  close(): Promise<void>;
+}
+
+export interface CreateOptions {
+  clock?: Clock;
+  log?: Logger;
+}
+
+/** Composition root: the core (database, events, services), the plugin host and the HTTP surface. */
+export async function createDuplistatus(config: AppConfig, options: CreateOptions = {}): Promise<Duplistatus> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const clock = options.clock ?? systemClock;
+  const db = await Database.open(
+    { sqliteFile: config.sqliteFile, synchronous: config.sqliteSynchronous, cacheMb: config.sqliteCacheMb },
+    log,
+  );
+  const events = new EventBus(log);
+  const ingest = new IngestService({ db, events, clock, timeZone: config.timeZone });
+  const reporting = new ReportingService({ db, clock, log });
+  const health = new HealthService({ db, clock, isDevelopment: config.isDevelopment });
+  const plugins = new PluginHost<PluginServices>({ events, log, clock, services: { reporting } });
+
+  const routes: RouteDef[] = [];
+  let openApiDoc: Record<string, unknown> | undefined;
+  routes.push(
+    ...ingestRoutes(ingest),
+    ...reportingRoutes(reporting),
+    ...systemRoutes(health, () => (openApiDoc ??= buildOpenApi(routes, { version: VERSION }))),
+  );
+
+  const { app } = createHttpApp({
+    routes,
+    access: new UploadKeyPolicy(config.uploadToken),
+    log,
+    isDevelopment: config.isDevelopment,
+    validateResponses: config.validateResponses,
+    uploadMaxBytes: config.uploadMaxBytes,
+    jsonMaxBytes: config.jsonMaxBytes,
+  });
+  const server = http.createServer(app.callback());
+  // Slow or stalled clients cannot hold sockets forever.
+  server.requestTimeout = config.requestTimeoutMs;
+  server.headersTimeout = Math.min(config.requestTimeoutMs, 20_000);
+  server.keepAliveTimeout = 5_000;
+
+  let closing: Promise<void> | undefined;
+  const url = (): string => {
+    const addr = server.address() as AddressInfo | null;
+    if (!addr) throw new Error("not listening");
+    const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+    return `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${addr.port}`;
+  };
+  return {
+    config,
+    log,
+    db,
+    events,
+    plugins,
+    services: { ingest, reporting, health },
+    routes,
+    server,
+    url,
+    async listen() {
+      await plugins.startAll();
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(config.port, config.host, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+      log.info({ url: url(), dataDir: config.dataDir, version: VERSION }, "duplistatus listening");
+    },
+    close() {
+      closing ??= (async () => {
+        // server.close stops accepting and resolves once in-flight requests are answered; idle keep-alive
+        // sockets are closed at once so they cannot hold the shutdown open.
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const grace = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
+        await closed;
+        clearTimeout(grace);
+        await events.idle();
+        await plugins.stopAll();
+        await db.close();
+        log.info("duplistatus stopped");
+      })();
+      return closing;
+    },
+  };
+}

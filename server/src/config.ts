@@ -1,0 +1,92 @@
+import path from "node:path";
+import { z } from "zod";
+
+/**
+ * Environment → typed configuration. One schema with defaults; a bad value stops the process at start-up with a
+ * message naming the variable, instead of surfacing later as odd behaviour.
+ */
+const boolish = z
+  .enum(["true", "false", "1", "0", "yes", "no", "on", "off", ""])
+  .transform((v) => ["true", "1", "yes", "on"].includes(v));
+
+const EnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(9666),
+  HOST: z.string().default("0.0.0.0"),
+  DATA_DIR: z.string().default("./data"),
+  DATABASE_URL: z.string().optional(),
+  NODE_ENV: z.string().default("production"),
+  LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  TZ: z.string().optional(),
+  UPLOAD_TOKEN: z.string().min(1).optional(),
+  UPLOAD_MAX_BYTES: z.coerce.number().int().positive().default(5 * 1024 * 1024),
+  JSON_MAX_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  SQLITE_SYNCHRONOUS: z.enum(["NORMAL", "FULL"]).default("NORMAL"),
+  SQLITE_CACHE_MB: z.coerce.number().int().positive().default(16),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(10_000),
+  VALIDATE_RESPONSES: boolish.optional(),
+  PWD_ENFORCE: z.string().optional(),
+  PWD_MIN_LEN: z.coerce.number().int().min(1).default(8),
+  ADMIN_PASSWORD: z.string().optional(),
+  MQTT_URL: z.string().optional(),
+});
+
+export type AppConfig = {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  sqliteFile: string;
+  nodeEnv: string;
+  isDevelopment: boolean;
+  logLevel: z.infer<typeof EnvSchema>["LOG_LEVEL"];
+  timeZone: string;
+  uploadToken: string | undefined;
+  uploadMaxBytes: number;
+  jsonMaxBytes: number;
+  sqliteSynchronous: "NORMAL" | "FULL";
+  sqliteCacheMb: number;
+  requestTimeoutMs: number;
+  shutdownGraceMs: number;
+  validateResponses: boolean;
+  passwordMinLength: number;
+  passwordEnforce: boolean;
+  adminPassword: string | undefined;
+  mqttUrl: string | undefined;
+};
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`Invalid environment: ${lines.join("; ")}`);
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.DATA_DIR);
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir,
+    databaseUrl: e.DATABASE_URL || undefined,
+    sqliteFile: path.join(dataDir, "backups.db"),
+    nodeEnv: e.NODE_ENV,
+    isDevelopment: e.NODE_ENV === "development",
+    logLevel: e.LOG_LEVEL,
+    timeZone: e.TZ || Intl.DateTimeFormat().resolvedOptions().timeZone,
+    uploadToken: e.UPLOAD_TOKEN,
+    uploadMaxBytes: e.UPLOAD_MAX_BYTES,
+    jsonMaxBytes: e.JSON_MAX_BYTES,
+    sqliteSynchronous: e.SQLITE_SYNCHRONOUS,
+    sqliteCacheMb: e.SQLITE_CACHE_MB,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    // Response validation costs time on hot paths, so it is on where mistakes should be loud (tests, development).
+    validateResponses: e.VALIDATE_RESPONSES ?? (e.NODE_ENV === "test" || e.NODE_ENV === "development"),
+    passwordMinLength: e.PWD_MIN_LEN,
+    passwordEnforce: (e.PWD_ENFORCE ?? "true").toLowerCase() !== "false",
+    adminPassword: e.ADMIN_PASSWORD,
+    mqttUrl: e.MQTT_URL || undefined,
+  };
+}

@@ -1,0 +1,4 @@
+import { Initial1764201600000 } from "./1764201600000-Initial";
+
+/** Ordered list of the SQLite migrations (explicit, so bundling or tsx never has to glob for them). */
+export const SQLITE_MIGRATIONS = [Initial1764201600000];

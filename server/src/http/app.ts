@@ -1,0 +1,190 @@
+import Router from "@koa/router";
+import Koa from "koa";
+import { koaBody } from "koa-body";
+import type { z } from "zod";
+import { HttpError } from "../core/errors";
+import type { Logger } from "../core/logger";
+import type { AccessPolicy } from "./access";
+import type { RouteDef } from "./route";
+
+export interface HttpAppOptions {
+  routes: readonly RouteDef[];
+  access: AccessPolicy;
+  log: Logger;
+  isDevelopment: boolean;
+  validateResponses: boolean;
+  uploadMaxBytes: number;
+  jsonMaxBytes: number;
+}
+
+const NO_CACHE = {
+  "Cache-Control": "no-store, no-cache, must-revalidate",
+  Pragma: "no-cache",
+};
+
+/** Query parameters that carry secrets never reach the logs. */
+const SECRET_QUERY = /([?&](?:token|api_key|apikey|password)=)[^&]*/gi;
+
+function zodIssues(err: z.ZodError): Array<{ field: string; message: string }> {
+  return err.issues.map((i) => ({ field: i.path.map(String).join("."), message: i.message }));
+}
+
+/** Maps errors from the body parser (co-body / raw-body) to clear 4xx bodies. */
+function bodyParserError(err: { status?: number; type?: string; message?: string }, limit: number): HttpError | null {
+  if (err.status === 413 || err.type === "entity.too.large") {
+    return new HttpError(413, { error: "Request body too large", message: `The limit is ${limit} bytes` });
+  }
+  if (err.type === "encoding.unsupported" || err.status === 415) {
+    return new HttpError(415, { error: "Unsupported content encoding" });
+  }
+  if (err.status === 400) {
+    return new HttpError(400, { error: "Invalid JSON", message: "The request body is not valid JSON" });
+  }
+  if (err.type === "request.aborted") return new HttpError(400, { error: "Request aborted" });
+  return null;
+}
+
+function uploadBodyParser(limit: number): Koa.Middleware {
+  const parse = koaBody({
+    json: true,
+    jsonStrict: false,
+    urlencoded: true,
+    text: true,
+    multipart: false,
+    jsonLimit: limit,
+    formLimit: limit,
+    textLimit: limit,
+  });
+  return async (ctx, next) => {
+    // Some senders post the report without a content type, or as text/plain: read those as text, then as JSON.
+    if (!ctx.get("content-type")) ctx.request.headers["content-type"] = "text/plain";
+    try {
+      await parse(ctx, async () => undefined);
+    } catch (err) {
+      throw bodyParserError(err as { status?: number }, limit) ?? err;
+    }
+    const raw: unknown = ctx.request.body;
+    const body = ctx.request as { body: unknown };
+    if (typeof raw === "string") body.body = parseJsonText(raw);
+    else if (ctx.is("urlencoded") && raw && typeof raw === "object") {
+      // Duplicati's form variant: message=<json report>
+      const message = (raw as Record<string, unknown>).message;
+      if (typeof message === "string") body.body = parseJsonText(message);
+    }
+    await next();
+  };
+}
+
+function parseJsonText(text: string): unknown {
+  if (text.trim() === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, { error: "Invalid JSON", message: "The request body is not valid JSON" });
+  }
+}
+
+function jsonBodyParser(limit: number): Koa.Middleware {
+  const parse = koaBody({ json: true, jsonStrict: false, urlencoded: false, text: false, jsonLimit: limit });
+  return async (ctx, next) => {
+    try {
+      await parse(ctx, async () => undefined);
+    } catch (err) {
+      throw bodyParserError(err as { status?: number }, limit) ?? err;
+    }
+    await next();
+  };
+}
+
+function routeMiddleware(route: RouteDef, opts: HttpAppOptions): Koa.Middleware[] {
+  const chain: Koa.Middleware[] = [];
+  chain.push(async (ctx, next) => {
+    ctx.state.route = route;
+    await opts.access.check(ctx, route.access);
+    await next();
+  });
+  const parser = route.bodyParser ?? (route.method === "get" || route.method === "delete" ? "none" : "json");
+  if (parser === "upload") chain.push(uploadBodyParser(opts.uploadMaxBytes));
+  else if (parser === "json") chain.push(jsonBodyParser(opts.jsonMaxBytes));
+
+  chain.push(async (ctx) => {
+    const params = route.params ? route.params.safeParse(ctx.params) : { success: true as const, data: ctx.params };
+    if (!params.success) throw new HttpError(400, { error: "Invalid path parameters", invalidFields: zodIssues(params.error) });
+    const query = route.query ? route.query.safeParse(ctx.query) : { success: true as const, data: ctx.query };
+    if (!query.success) throw new HttpError(400, { error: "Invalid query parameters", invalidFields: zodIssues(query.error) });
+    const body = route.body ? route.body.safeParse(ctx.request.body) : { success: true as const, data: ctx.request.body };
+    if (!body.success) {
+      throw new HttpError(400, {
+        error: "Invalid request body",
+        message: zodIssues(body.error).map((i) => `${i.field || "body"}: ${i.message}`).join("; "),
+        invalidFields: zodIssues(body.error),
+      });
+    }
+    const result = await route.handler(ctx, { params: params.data, query: query.data, body: body.data });
+    const status = result.status ?? 200;
+    if (opts.validateResponses) {
+      const schema = route.responses[status]?.schema;
+      if (!route.responses[status]) {
+        throw new Error(`Route ${route.method.toUpperCase()} ${route.path} answered undeclared status ${status}`);
+      }
+      const check = schema?.safeParse(result.body);
+      if (check && !check.success) {
+        throw new Error(
+          `Response of ${route.method.toUpperCase()} ${route.path} does not match its schema: ${JSON.stringify(zodIssues(check.error))}`,
+        );
+      }
+    }
+    ctx.status = status;
+    if (route.noCache) ctx.set(NO_CACHE);
+    if (result.headers) ctx.set(result.headers);
+    ctx.body = result.body;
+  });
+  return chain;
+}
+
+/** The Koa application: request log and error mapping around the declared routes, JSON 404/405 for the rest. */
+export function createHttpApp(opts: HttpAppOptions): { app: Koa; router: Router } {
+  const app = new Koa({ proxy: false });
+  const router = new Router();
+  for (const route of opts.routes) router[route.method](route.path, ...routeMiddleware(route, opts));
+
+  app.use(async (ctx, next) => {
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        const matched = router.match(ctx.path, ctx.method);
+        if (matched.path.length > 0) {
+          ctx.status = 405;
+          ctx.body = { error: "Method not allowed", message: `${ctx.method} is not supported on ${ctx.path}` };
+        } else {
+          ctx.status = 404;
+          ctx.body = { error: "Not found", message: `No route for ${ctx.method} ${ctx.path}` };
+        }
+      }
+    } catch (err) {
+      const route = ctx.state.route as RouteDef | undefined;
+      if (err instanceof HttpError) {
+        ctx.status = err.status;
+        ctx.body = err.body;
+        if (route?.noCache) ctx.set(NO_CACHE);
+      } else {
+        opts.log.error({ err, method: ctx.method, path: ctx.path }, "request failed");
+        ctx.status = 500;
+        ctx.body = {
+          ...(route?.internalError ?? { error: "Internal server error" }),
+          ...(opts.isDevelopment && err instanceof Error ? { message: err.message, stack: err.stack } : {}),
+        };
+      }
+    } finally {
+      ctx.set("X-Content-Type-Options", "nosniff");
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      opts.log.info(
+        { method: ctx.method, url: ctx.originalUrl.replace(SECRET_QUERY, "$1[redacted]"), status: ctx.status, ms: Math.round(ms * 100) / 100 },
+        "request",
+      );
+    }
+  });
+  app.use(router.routes());
+  return { app, router };
+}

@@ -1,0 +1,37 @@
+import type { Queryable } from "../db/database";
+import type { JobState } from "../core/domain";
+
+/** SQL for the `jobs` table: per-job state maintained on every upload. */
+
+const JOB_COLUMNS = [
+  "server_id", "backup_name", "backup_id", "run_count", "uploaded_total", "first_run_date", "latest_run_id",
+  "latest_date", "latest_status", "latest_size", "latest_known_file_size", "latest_backup_list_count",
+  "last_success_date", "monitoring_enabled", "expected_interval", "allowed_weekdays", "next_expected_at",
+  "next_scheduled_run", "updated_at",
+] as const satisfies readonly (keyof JobState)[];
+
+const UPSERT_JOB_SQL =
+  `INSERT INTO jobs (${JOB_COLUMNS.join(", ")}) VALUES (${JOB_COLUMNS.map(() => "?").join(", ")}) ` +
+  `ON CONFLICT (server_id, backup_name) DO UPDATE SET ` +
+  JOB_COLUMNS.filter((c) => c !== "server_id" && c !== "backup_name")
+    .map((c) => `${c} = excluded.${c}`)
+    .join(", ");
+
+export async function getJobForUpdate(
+  q: Queryable,
+  forUpdate: string,
+  serverId: string,
+  backupName: string,
+): Promise<JobState | undefined> {
+  return q.get<JobState>(
+    `SELECT ${JOB_COLUMNS.join(", ")} FROM jobs WHERE server_id = ? AND backup_name = ?${forUpdate}`,
+    [serverId, backupName],
+  );
+}
+
+export async function saveJob(q: Queryable, job: JobState): Promise<void> {
+  await q.run(
+    UPSERT_JOB_SQL,
+    JOB_COLUMNS.map((c) => job[c]),
+  );
+}

@@ -1,0 +1,60 @@
+import type { Queryable } from "../db/database";
+import type { ServerRow } from "../db/entities";
+
+/** SQL for the `servers` table. */
+
+const PUBLIC_COLUMNS = "id, name, server_url, alias, note, created_at, updated_at";
+export type ServerPublicRow = Omit<ServerRow, "server_password">;
+
+export function getServerById(q: Queryable, id: string): Promise<ServerPublicRow | undefined> {
+  return q.get<ServerPublicRow>(`SELECT ${PUBLIC_COLUMNS} FROM servers WHERE id = ?`, [id]);
+}
+
+export function findServersByName(q: Queryable, name: string): Promise<ServerPublicRow[]> {
+  return q.all<ServerPublicRow>(`SELECT ${PUBLIC_COLUMNS} FROM servers WHERE name = ? ORDER BY created_at DESC`, [name]);
+}
+
+export interface ServerUpsertResult {
+  server: ServerPublicRow;
+  created: boolean;
+  previousName?: string;
+}
+
+/**
+ * Creates the server on its first report; afterwards its name follows the latest report (a renamed machine shows
+ * its new name while its id, Duplicati's machine-id, stays).
+ */
+export async function upsertServerFromReport(
+  q: Queryable,
+  input: { id: string; name: string; now: string },
+): Promise<ServerUpsertResult> {
+  const existing = await getServerById(q, input.id);
+  if (!existing) {
+    await q.run(`INSERT INTO servers (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)`, [
+      input.id,
+      input.name,
+      input.now,
+      input.now,
+    ]);
+    const server: ServerPublicRow = {
+      id: input.id,
+      name: input.name,
+      server_url: "",
+      alias: "",
+      note: "",
+      created_at: input.now,
+      updated_at: input.now,
+    };
+    return { server, created: true };
+  }
+  if (existing.name !== input.name) {
+    await q.run(`UPDATE servers SET name = ?, updated_at = ? WHERE id = ?`, [input.name, input.now, input.id]);
+    return { server: { ...existing, name: input.name, updated_at: input.now }, created: false, previousName: existing.name };
+  }
+  return { server: existing, created: false };
+}
+
+export async function countServers(q: Queryable): Promise<number> {
+  const row = await q.get<{ n: number }>(`SELECT COUNT(*) AS n FROM servers`);
+  return Number(row?.n ?? 0);
+}

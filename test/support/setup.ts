@@ -1,0 +1,4 @@
+// Test-wide defaults: quiet logs and response validation on (NODE_ENV=test turns it on).
+process.env.NODE_ENV = process.env.NODE_ENV ?? "test";
+process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? "silent";
+process.env.TZ = process.env.TZ ?? "UTC";
