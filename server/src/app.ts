@@ -6,14 +6,16 @@ import { EventBus } from "./core/events";
 import { createLogger, type Logger } from "./core/logger";
 import { PluginHost } from "./core/plugin-host";
 import { Database } from "./db/database";
-import { UploadKeyPolicy } from "./http/access";
+import { AuditService } from "./audit/audit-service";
+import { SessionAndTokenPolicy } from "./auth/access-policy";
+import type { AppContext } from "./context";
+import { SecretBox } from "./core/secrets";
+import { CORE_MODULES } from "./modules";
 import { createHttpApp } from "./http/app";
 import { buildOpenApi } from "./http/openapi";
 import type { RouteDef } from "./http/route";
 import { IngestService } from "./ingest/ingest-service";
-import { ingestRoutes } from "./ingest/routes";
 import { ReportingService } from "./reporting/reporting-service";
-import { reportingRoutes } from "./reporting/routes";
 import { HealthService } from "./system/health-service";
 import { systemRoutes } from "./system/routes";
 import { VERSION } from "./version";
@@ -30,6 +32,7 @@ export interface Duplistatus {
   readonly events: EventBus;
   readonly plugins: PluginHost<PluginServices>;
   readonly services: { ingest: IngestService; reporting: ReportingService; health: HealthService };
+  readonly context: AppContext;
   readonly routes: readonly RouteDef[];
   readonly server: http.Server;
   /** Base URL once listening, e.g. http://127.0.0.1:9666 */
@@ -57,18 +60,36 @@ export async function createDuplistatus(config: AppConfig, options: CreateOption
   const reporting = new ReportingService({ db, clock, log });
   const health = new HealthService({ db, clock, isDevelopment: config.isDevelopment });
   const plugins = new PluginHost<PluginServices>({ events, log, clock, services: { reporting } });
+  const audit = new AuditService({ db, clock, log });
+  const secrets = SecretBox.openOrCreate(config.dataDir);
+  const access = new SessionAndTokenPolicy({
+    db,
+    clock,
+    log,
+    uploadToken: config.uploadToken,
+    requireKeysDefault: config.requireApiKeys,
+  });
+  const context: AppContext = {
+    config,
+    log,
+    clock,
+    db,
+    events,
+    audit,
+    secrets,
+    access,
+    services: { ingest, reporting, health },
+  };
 
   const routes: RouteDef[] = [];
   let openApiDoc: Record<string, unknown> | undefined;
-  routes.push(
-    ...ingestRoutes(ingest),
-    ...reportingRoutes(reporting),
-    ...systemRoutes(health, () => (openApiDoc ??= buildOpenApi(routes, { version: VERSION }))),
-  );
+  for (const module of CORE_MODULES) routes.push(...(module.routes?.(context) ?? []));
+  routes.push(...systemRoutes(health, () => (openApiDoc ??= buildOpenApi(routes, { version: VERSION }))));
 
   const { app } = createHttpApp({
     routes,
-    access: new UploadKeyPolicy(config.uploadToken),
+    access,
+    trustProxy: config.trustProxy,
     log,
     isDevelopment: config.isDevelopment,
     validateResponses: config.validateResponses,
@@ -95,10 +116,12 @@ export async function createDuplistatus(config: AppConfig, options: CreateOption
     events,
     plugins,
     services: { ingest, reporting, health },
+    context,
     routes,
     server,
     url,
     async listen() {
+      for (const module of CORE_MODULES) await module.start?.(context);
       await plugins.startAll();
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
@@ -120,6 +143,7 @@ export async function createDuplistatus(config: AppConfig, options: CreateOption
         clearTimeout(grace);
         await events.idle();
         await plugins.stopAll();
+        for (const module of [...CORE_MODULES].reverse()) await module.stop?.();
         await db.close();
         log.info("duplistatus stopped");
       })();

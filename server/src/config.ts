@@ -29,6 +29,9 @@ const EnvSchema = z.object({
   PWD_MIN_LEN: z.coerce.number().int().min(1).default(8),
   ADMIN_PASSWORD: z.string().optional(),
   MQTT_URL: z.string().optional(),
+  REQUIRE_API_KEYS: boolish.optional(),
+  TRUST_PROXY: boolish.optional(),
+  SECURE_COOKIES: boolish.optional(),
 });
 
 export type AppConfig = {
@@ -53,6 +56,12 @@ export type AppConfig = {
   passwordEnforce: boolean;
   adminPassword: string | undefined;
   mqttUrl: string | undefined;
+  /** Default of the "require keys for the external endpoints" setting (changeable at run time by an admin). */
+  requireApiKeys: boolean;
+  /** Believe X-Forwarded-For / X-Forwarded-Proto (set when behind a reverse proxy). */
+  trustProxy: boolean;
+  /** Force the Secure cookie flag (it is also set whenever the request came over HTTPS). */
+  secureCookies: boolean;
 };
 
 export class ConfigError extends Error {}
@@ -88,5 +97,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     passwordEnforce: (e.PWD_ENFORCE ?? "true").toLowerCase() !== "false",
     adminPassword: e.ADMIN_PASSWORD,
     mqttUrl: e.MQTT_URL || undefined,
+    requireApiKeys: e.REQUIRE_API_KEYS ?? false,
+    trustProxy: e.TRUST_PROXY ?? false,
+    secureCookies: e.SECURE_COOKIES ?? false,
   };
 }

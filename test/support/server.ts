@@ -35,6 +35,7 @@ export async function startTestServer(
     PORT: "0",
     HOST: "127.0.0.1",
     DATA_DIR: dataDir,
+    ADMIN_PASSWORD: "Test-Admin-Passw0rd",
     ...env,
   });
   const app = await createDuplistatus(config, { clock: options.clock });

@@ -10,6 +10,7 @@ import type { RouteDef } from "./route";
 export interface HttpAppOptions {
   routes: readonly RouteDef[];
   access: AccessPolicy;
+  trustProxy: boolean;
   log: Logger;
   isDevelopment: boolean;
   validateResponses: boolean;
@@ -30,7 +31,10 @@ function zodIssues(err: z.ZodError): Array<{ field: string; message: string }> {
 }
 
 /** Maps errors from the body parser (co-body / raw-body) to clear 4xx bodies. */
-function bodyParserError(err: { status?: number; type?: string; message?: string }, limit: number): HttpError | null {
+function bodyParserError(
+  err: { status?: number; type?: string; message?: string; code?: string },
+  limit: number,
+): HttpError | null {
   if (err.status === 413 || err.type === "entity.too.large") {
     return new HttpError(413, { error: "Request body too large", message: `The limit is ${limit} bytes` });
   }
@@ -41,6 +45,10 @@ function bodyParserError(err: { status?: number; type?: string; message?: string
     return new HttpError(400, { error: "Invalid JSON", message: "The request body is not valid JSON" });
   }
   if (err.type === "request.aborted") return new HttpError(400, { error: "Request aborted" });
+  // A body declared gzip/deflate that does not decompress (zlib's Z_DATA_ERROR, Z_BUF_ERROR, …) is the client's fault.
+  if (typeof err.code === "string" && err.code.startsWith("Z_")) {
+    return new HttpError(400, { error: "Invalid compressed body", message: "The request body could not be decompressed" });
+  }
   return null;
 }
 
@@ -65,7 +73,9 @@ function uploadBodyParser(limit: number): Koa.Middleware {
     }
     const raw: unknown = ctx.request.body;
     const body = ctx.request as { body: unknown };
-    if (typeof raw === "string") body.body = parseJsonText(raw);
+    // Only a body read as text is JSON still to decode; a JSON body that is a string literal stays a string
+    // (and is then refused as "not an object") instead of being decoded a second time.
+    if (typeof raw === "string" && ctx.is("text/*")) body.body = parseJsonText(raw);
     else if (ctx.is("urlencoded") && raw && typeof raw === "object") {
       // Duplicati's form variant: message=<json report>
       const message = (raw as Record<string, unknown>).message;
@@ -144,7 +154,7 @@ function routeMiddleware(route: RouteDef, opts: HttpAppOptions): Koa.Middleware[
 
 /** The Koa application: request log and error mapping around the declared routes, JSON 404/405 for the rest. */
 export function createHttpApp(opts: HttpAppOptions): { app: Koa; router: Router } {
-  const app = new Koa({ proxy: false });
+  const app = new Koa({ proxy: opts.trustProxy });
   const router = new Router();
   for (const route of opts.routes) router[route.method](route.path, ...routeMiddleware(route, opts));
 
@@ -156,6 +166,8 @@ export function createHttpApp(opts: HttpAppOptions): { app: Koa; router: Router 
         const matched = router.match(ctx.path, ctx.method);
         if (matched.path.length > 0) {
           ctx.status = 405;
+          // RFC 9110 §15.5.6: a 405 carries the methods the resource does support.
+          ctx.set("Allow", [...new Set(matched.path.flatMap((layer) => layer.methods))].join(", "));
           ctx.body = { error: "Method not allowed", message: `${ctx.method} is not supported on ${ctx.path}` };
         } else {
           ctx.status = 404;
@@ -186,5 +198,8 @@ export function createHttpApp(opts: HttpAppOptions): { app: Koa; router: Router 
     }
   });
   app.use(router.routes());
+  // Errors Koa reports outside the middleware chain (a client that hangs up mid-request) go to our log, not to
+  // Koa's default handler, which prints stacks to stderr.
+  app.on("error", (err: unknown) => opts.log.warn({ err }, "connection error"));
   return { app, router };
 }

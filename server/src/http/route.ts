@@ -48,6 +48,8 @@ export interface RouteDef<P extends z.ZodType = z.ZodType, Q extends z.ZodType =
   responses: Record<number, ResponseSpec>;
   /** The body of an unexpected 500 on this route (the original uses route-specific texts). */
   internalError?: Record<string, unknown>;
+  /** Reachable by a user who must change their password first (auth endpoints). */
+  allowPendingPasswordChange?: boolean;
   /** Send the no-cache headers of the original's external endpoints. */
   noCache?: boolean;
   handler: (ctx: Koa.Context, input: RouteInput<z.infer<P>, z.infer<Q>, z.infer<B>>) => Promise<RouteResult>;

@@ -1,4 +1,5 @@
 import { Initial1764201600000 } from "./1764201600000-Initial";
+import { Security1764288000000 } from "./1764288000000-Security";
 
 /** Ordered list of the SQLite migrations (explicit, so bundling or tsx never has to glob for them). */
-export const SQLITE_MIGRATIONS = [Initial1764201600000];
+export const SQLITE_MIGRATIONS = [Initial1764201600000, Security1764288000000];

@@ -1,0 +1,101 @@
+import { randomUUID } from "node:crypto";
+import type { Queryable } from "../db/database";
+
+export interface UserRow {
+  id: string;
+  username: string;
+  password_hash: string;
+  is_admin: number;
+  must_change_password: number;
+  created_at: string;
+  updated_at: string;
+  last_login_at: string | null;
+  last_login_ip: string | null;
+  failed_login_attempts: number;
+  locked_until: string | null;
+}
+
+/** Lockout rule of the original: 5 consecutive failures lock the account for 15 minutes. */
+export const MAX_FAILED_LOGINS = 5;
+export const LOCKOUT_MS = 15 * 60 * 1000;
+
+export const normaliseUsername = (name: string): string => name.trim().toLowerCase();
+
+export function getUserByUsername(q: Queryable, username: string): Promise<UserRow | undefined> {
+  return q.get<UserRow>(`SELECT * FROM users WHERE username = ?`, [normaliseUsername(username)]);
+}
+
+export function getUserById(q: Queryable, id: string): Promise<UserRow | undefined> {
+  return q.get<UserRow>(`SELECT * FROM users WHERE id = ?`, [id]);
+}
+
+export async function countUsers(q: Queryable): Promise<number> {
+  return Number((await q.get<{ n: number }>(`SELECT COUNT(*) AS n FROM users`))?.n ?? 0);
+}
+
+export async function countAdmins(q: Queryable): Promise<number> {
+  return Number((await q.get<{ n: number }>(`SELECT COUNT(*) AS n FROM users WHERE is_admin = 1`))?.n ?? 0);
+}
+
+export async function insertUser(
+  q: Queryable,
+  input: { username: string; passwordHash: string; isAdmin: boolean; mustChangePassword: boolean; now: string },
+): Promise<UserRow> {
+  const row: UserRow = {
+    id: randomUUID(),
+    username: normaliseUsername(input.username),
+    password_hash: input.passwordHash,
+    is_admin: input.isAdmin ? 1 : 0,
+    must_change_password: input.mustChangePassword ? 1 : 0,
+    created_at: input.now,
+    updated_at: input.now,
+    last_login_at: null,
+    last_login_ip: null,
+    failed_login_attempts: 0,
+    locked_until: null,
+  };
+  await q.run(
+    `INSERT INTO users (id, username, password_hash, is_admin, must_change_password, created_at, updated_at, failed_login_attempts)
+     VALUES (?, ?, ?, ?, ?, ?, ?, 0)`,
+    [row.id, row.username, row.password_hash, row.is_admin, row.must_change_password, row.created_at, row.updated_at],
+  );
+  return row;
+}
+
+export async function recordLoginFailure(q: Queryable, user: UserRow, now: Date): Promise<{ lockedUntil: string | null }> {
+  const attempts = Number(user.failed_login_attempts) + 1;
+  const lockedUntil = attempts >= MAX_FAILED_LOGINS ? new Date(now.getTime() + LOCKOUT_MS).toISOString() : null;
+  await q.run(`UPDATE users SET failed_login_attempts = ?, locked_until = ? WHERE id = ?`, [
+    lockedUntil ? 0 : attempts,
+    lockedUntil ?? user.locked_until,
+    user.id,
+  ]);
+  return { lockedUntil };
+}
+
+export async function recordLoginSuccess(q: Queryable, userId: string, now: Date, ip: string | null): Promise<void> {
+  await q.run(
+    `UPDATE users SET failed_login_attempts = 0, locked_until = NULL, last_login_at = ?, last_login_ip = ? WHERE id = ?`,
+    [now.toISOString(), ip, userId],
+  );
+}
+
+export async function setPassword(
+  q: Queryable,
+  userId: string,
+  passwordHash: string,
+  mustChange: boolean,
+  now: string,
+): Promise<void> {
+  await q.run(
+    `UPDATE users SET password_hash = ?, must_change_password = ?, failed_login_attempts = 0, locked_until = NULL, updated_at = ? WHERE id = ?`,
+    [passwordHash, mustChange ? 1 : 0, now, userId],
+  );
+}
+
+export const publicUser = (u: UserRow) => ({
+  id: u.id,
+  username: u.username,
+  isAdmin: Number(u.is_admin) === 1,
+  mustChangePassword: Number(u.must_change_password) === 1,
+});
