@@ -1,4 +1,5 @@
 import http from "node:http";
+import type Router from "@koa/router";
 import type { AddressInfo } from "node:net";
 import type { AppConfig } from "./config";
 import { type Clock, systemClock } from "./core/clock";
@@ -15,6 +16,8 @@ import { createHttpApp } from "./http/app";
 import { buildOpenApi } from "./http/openapi";
 import type { RouteDef } from "./http/route";
 import { IngestService } from "./ingest/ingest-service";
+import { OverdueChecker } from "./monitoring/overdue-checker";
+import { MonitoringSettingsService } from "./monitoring/settings-service";
 import { ReportingService } from "./reporting/reporting-service";
 import { HealthService } from "./system/health-service";
 import { systemRoutes } from "./system/routes";
@@ -31,9 +34,11 @@ export interface Duplistatus {
   readonly db: Database;
   readonly events: EventBus;
   readonly plugins: PluginHost<PluginServices>;
-  readonly services: { ingest: IngestService; reporting: ReportingService; health: HealthService };
+  readonly services: AppContext["services"];
   readonly context: AppContext;
   readonly routes: readonly RouteDef[];
+  /** The Koa router the routes were mounted on (tests walk it to prove every mounted route is declared). */
+  readonly router: Router;
   readonly server: http.Server;
   /** Base URL once listening, e.g. http://127.0.0.1:9666 */
   url(): string;
@@ -59,6 +64,8 @@ export async function createDuplistatus(config: AppConfig, options: CreateOption
   const ingest = new IngestService({ db, events, clock, timeZone: config.timeZone });
   const reporting = new ReportingService({ db, clock, log });
   const health = new HealthService({ db, clock, isDevelopment: config.isDevelopment });
+  const monitoring = new MonitoringSettingsService({ db, clock });
+  const overdue = new OverdueChecker({ db, clock, events, settings: monitoring, log });
   const plugins = new PluginHost<PluginServices>({ events, log, clock, services: { reporting } });
   const audit = new AuditService({ db, clock, log });
   const secrets = SecretBox.openOrCreate(config.dataDir);
@@ -78,7 +85,7 @@ export async function createDuplistatus(config: AppConfig, options: CreateOption
     audit,
     secrets,
     access,
-    services: { ingest, reporting, health },
+    services: { ingest, reporting, health, monitoring, overdue },
   };
 
   const routes: RouteDef[] = [];
@@ -86,7 +93,7 @@ export async function createDuplistatus(config: AppConfig, options: CreateOption
   for (const module of CORE_MODULES) routes.push(...(module.routes?.(context) ?? []));
   routes.push(...systemRoutes(health, () => (openApiDoc ??= buildOpenApi(routes, { version: VERSION }))));
 
-  const { app } = createHttpApp({
+  const { app, router } = createHttpApp({
     routes,
     access,
     trustProxy: config.trustProxy,
@@ -115,9 +122,10 @@ export async function createDuplistatus(config: AppConfig, options: CreateOption
     db,
     events,
     plugins,
-    services: { ingest, reporting, health },
+    services: context.services,
     context,
     routes,
+    router,
     server,
     url,
     async listen() {
@@ -143,7 +151,7 @@ export async function createDuplistatus(config: AppConfig, options: CreateOption
         clearTimeout(grace);
         await events.idle();
         await plugins.stopAll();
-        for (const module of [...CORE_MODULES].reverse()) await module.stop?.();
+        for (const module of [...CORE_MODULES].reverse()) await module.stop?.(context);
         await db.close();
         log.info("duplistatus stopped");
       })();

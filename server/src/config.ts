@@ -30,6 +30,8 @@ const EnvSchema = z.object({
   ADMIN_PASSWORD: z.string().optional(),
   MQTT_URL: z.string().optional(),
   REQUIRE_API_KEYS: boolish.optional(),
+  UPLOAD_RATE_LIMIT: z.coerce.number().int().min(0).default(600),
+  LOGIN_RATE_LIMIT: z.coerce.number().int().min(0).default(10),
   TRUST_PROXY: boolish.optional(),
   SECURE_COOKIES: boolish.optional(),
 });
@@ -56,6 +58,10 @@ export type AppConfig = {
   passwordEnforce: boolean;
   adminPassword: string | undefined;
   mqttUrl: string | undefined;
+  /** Login attempts per minute per client IP (0 = unlimited). */
+  loginRateLimit: number;
+  /** Uploads per minute per client IP (0 = unlimited). */
+  uploadRateLimit: number;
   /** Default of the "require keys for the external endpoints" setting (changeable at run time by an admin). */
   requireApiKeys: boolean;
   /** Believe X-Forwarded-For / X-Forwarded-Proto (set when behind a reverse proxy). */
@@ -98,6 +104,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     adminPassword: e.ADMIN_PASSWORD,
     mqttUrl: e.MQTT_URL || undefined,
     requireApiKeys: e.REQUIRE_API_KEYS ?? false,
+    uploadRateLimit: e.UPLOAD_RATE_LIMIT,
+    loginRateLimit: e.LOGIN_RATE_LIMIT,
     trustProxy: e.TRUST_PROXY ?? false,
     secureCookies: e.SECURE_COOKIES ?? false,
   };

@@ -8,6 +8,8 @@ import type { SecretBox } from "./core/secrets";
 import type { Database } from "./db/database";
 import type { RouteDef } from "./http/route";
 import type { IngestService } from "./ingest/ingest-service";
+import type { OverdueChecker } from "./monitoring/overdue-checker";
+import type { MonitoringSettingsService } from "./monitoring/settings-service";
 import type { ReportingService } from "./reporting/reporting-service";
 import type { HealthService } from "./system/health-service";
 
@@ -21,7 +23,13 @@ export interface AppContext {
   audit: AuditService;
   secrets: SecretBox;
   access: SessionAndTokenPolicy;
-  services: { ingest: IngestService; reporting: ReportingService; health: HealthService };
+  services: {
+    ingest: IngestService;
+    reporting: ReportingService;
+    health: HealthService;
+    monitoring: MonitoringSettingsService;
+    overdue: OverdueChecker;
+  };
 }
 
 /**
@@ -32,5 +40,5 @@ export interface CoreModule {
   name: string;
   routes?(ctx: AppContext): RouteDef[];
   start?(ctx: AppContext): void | Promise<void>;
-  stop?(): void | Promise<void>;
+  stop?(ctx: AppContext): void | Promise<void>;
 }

@@ -1,7 +1,12 @@
+import { maintenanceModule } from "./admin/module";
+import { auditModule } from "./audit/module";
 import { authModule } from "./auth/module";
 import type { CoreModule } from "./context";
+import { RateLimiter } from "./http/rate-limit";
 import { ingestRoutes } from "./ingest/routes";
+import { monitoringModule } from "./monitoring/module";
 import { reportingRoutes } from "./reporting/routes";
+import { tokensModule } from "./tokens/module";
 
 /**
  * The rooms of the core, in start order. Each owns its routes (and background jobs); app.ts only assembles them.
@@ -9,6 +14,13 @@ import { reportingRoutes } from "./reporting/routes";
  */
 export const CORE_MODULES: CoreModule[] = [
   authModule,
-  { name: "ingest", routes: (ctx) => ingestRoutes(ctx.services.ingest) },
+  {
+    name: "ingest",
+    routes: (ctx) => ingestRoutes(ctx.services.ingest, new RateLimiter(ctx.config.uploadRateLimit, 60_000)),
+  },
   { name: "reporting", routes: (ctx) => reportingRoutes(ctx.services.reporting) },
+  tokensModule,
+  auditModule,
+  maintenanceModule,
+  monitoringModule,
 ];

@@ -66,7 +66,9 @@ export class SessionAndTokenPolicy implements AccessPolicy {
     if (key) {
       if (this.deps.uploadToken && sameSecret(key, this.deps.uploadToken)) return { kind: "upload-key" };
       const token = await this.deps.db.read((q) => findActiveToken(q, key));
-      if (!token) throw unauthorized("Invalid API token");
+      // An unknown key is not an error by itself: old Duplicati/Homepage URLs may carry a stale ?token= or
+      // ?api_key= while keys are optional. Wherever a key is needed, check() answers 401 "Invalid API token".
+      if (!token) return { kind: "anonymous", invalidKey: true };
       if (shouldRecordUse(token, now)) {
         void this.deps.db
           .write((q) => recordTokenUse(q, token.id, now))
@@ -101,7 +103,8 @@ export class SessionAndTokenPolicy implements AccessPolicy {
       if (p.kind === "upload-key" || (p.kind === "token" && (p.scope === "upload" || p.scope === "admin"))) return;
       if (p.kind === "token") throw forbidden("This API token may not upload");
       if (!this.deps.uploadToken && !(await this.keysRequired())) return;
-      throw unauthorized(p.kind === "anonymous" ? "Upload token required" : "Invalid upload token", {
+      const invalid = p.kind === "anonymous" && p.invalidKey;
+      throw unauthorized(invalid ? "Invalid upload token" : p.kind === "anonymous" ? "Upload token required" : "Invalid upload token", {
         message: "Send an upload key as ?token=<key>, ?api_key=<key>, X-Api-Key or Authorization: Bearer",
       });
     }
@@ -114,7 +117,9 @@ export class SessionAndTokenPolicy implements AccessPolicy {
       if (p.kind === "session" && p.user) return;
       if (p.kind === "upload-key") throw forbidden("The upload key may not read");
       if (!(await this.keysRequired())) return;
-      throw unauthorized("API key required", { message: "Send a read key as ?api_key=<key>, X-Api-Key or Bearer" });
+      throw unauthorized(p.kind === "anonymous" && p.invalidKey ? "Invalid API token" : "API key required", {
+        message: "Send a read key as ?api_key=<key>, X-Api-Key or Bearer",
+      });
     }
 
     // user / admin
@@ -124,6 +129,7 @@ export class SessionAndTokenPolicy implements AccessPolicy {
       throw forbidden(access === "admin" ? "Administrator access required" : "This API token's scope does not allow this");
     }
     if (p.kind === "upload-key") throw forbidden("The upload key may only upload");
+    if (p.kind === "anonymous" && p.invalidKey) throw unauthorized("Invalid API token");
     if (p.kind !== "session" || !p.user) throw unauthorized("Authentication required");
     if (!safe) this.checkCsrf(ctx, p);
     if (p.user.mustChangePassword && !route?.allowPendingPasswordChange) {

@@ -7,11 +7,9 @@ import { defineRoute, type RouteDef } from "../http/route";
 import { actorOf, type Principal } from "./principal";
 import { clearSessionCookie, setSessionCookie } from "./cookies";
 import { dummyVerify, verifyPassword } from "./passwords";
+import { ErrorBody, PublicUser } from "./schemas";
 import { createSession, deleteSession, issueCsrfToken } from "./session-store";
 import { getUserByUsername, publicUser, recordLoginFailure, recordLoginSuccess } from "./user-store";
-
-const ErrorBody = z.looseObject({ error: z.string(), errorCode: z.string().optional(), message: z.string().optional() });
-const PublicUser = z.object({ id: z.string(), username: z.string(), isAdmin: z.boolean(), mustChangePassword: z.boolean() });
 
 const LoginBody = z.object({
   username: z.string().max(100).optional(),
@@ -22,12 +20,14 @@ const LoginBody = z.object({
 export function authRoutes(ctx: AppContext): RouteDef[] {
   const { db, clock, audit, access, config } = ctx;
   // Login attempts per client IP: 10 a minute, on top of the per-account lockout.
-  const loginLimiter = new RateLimiter(Number(process.env.LOGIN_RATE_LIMIT ?? 10), 60_000);
+  const loginLimiter = new RateLimiter(config.loginRateLimit, 60_000);
 
   return [
     defineRoute({
       method: "get",
       path: "/api/csrf",
+      // Each call without a session creates one: bounded per client address.
+      rateLimit: new RateLimiter(120, 60_000),
       access: "public",
       summary: "Get a CSRF token (creates an anonymous session when there is none)",
       tags: ["auth"],
@@ -43,7 +43,11 @@ export function authRoutes(ctx: AppContext): RouteDef[] {
         const now = clock.now();
         const token = await db.write(async (q) => {
           if (p.kind === "session") {
-            return issueCsrfToken(q, { idHash: p.sessionHash, csrfToken: p.csrfToken, csrfExpiresAt: p.csrfExpiresAt }, now);
+            return issueCsrfToken(
+              q,
+              { idHash: p.sessionHash, csrfToken: p.csrfToken, csrfExpiresAt: p.csrfExpiresAt },
+              now,
+            );
           }
           const s = await createSession(q, { userId: null, now, ip: kctx.ip, userAgent: kctx.get("user-agent") });
           setSessionCookie(kctx, s.cookieValue, config.secureCookies);
@@ -93,12 +97,27 @@ export function authRoutes(ctx: AppContext): RouteDef[] {
         const user = await db.read((q) => getUserByUsername(q, username));
         if (!user) {
           await dummyVerify(password);
-          await audit.record({ ...meta, action: "login", category: "auth", status: "failure", username, errorMessage: "unknown user" });
+          await audit.record({
+            ...meta,
+            action: "login",
+            category: "auth",
+            status: "failure",
+            username,
+            errorMessage: "unknown user",
+          });
           throw new HttpError(401, { error: "Invalid username or password", errorCode: "INVALID_CREDENTIALS" });
         }
         if (user.locked_until && user.locked_until > now.toISOString()) {
           const minutesRemaining = Math.ceil((Date.parse(user.locked_until) - now.getTime()) / 60_000);
-          await audit.record({ ...meta, action: "login", category: "auth", status: "failure", userId: user.id, username: user.username, errorMessage: "account locked" });
+          await audit.record({
+            ...meta,
+            action: "login",
+            category: "auth",
+            status: "failure",
+            userId: user.id,
+            username: user.username,
+            errorMessage: "account locked",
+          });
           throw new HttpError(403, {
             error: `Account is locked. Try again in ${minutesRemaining} minute(s).`,
             errorCode: "ACCOUNT_LOCKED",
@@ -148,7 +167,8 @@ export function authRoutes(ctx: AppContext): RouteDef[] {
       },
       handler: async (kctx) => {
         const p = await access.resolve(kctx);
-        if (p.kind !== "session") throw new HttpError(400, { error: "No active session", errorCode: "NO_ACTIVE_SESSION" });
+        if (p.kind !== "session")
+          throw new HttpError(400, { error: "No active session", errorCode: "NO_ACTIVE_SESSION" });
         await db.write((q) => deleteSession(q, p.sessionHash));
         clearSessionCookie(kctx);
         await audit.record({ ...actorOf(p), action: "logout", category: "auth", ipAddress: kctx.ip });

@@ -1,18 +1,8 @@
-import { randomBytes } from "node:crypto";
 import type { AppContext } from "../context";
 import { hashPassword } from "./passwords";
 import { passwordPolicy, validatePassword } from "./password-policy";
+import { generatePassword } from "./temporary-password";
 import { countUsers, insertUser } from "./user-store";
-
-/** A random password that satisfies the default policy (upper, lower, digit), 20 characters. */
-export function generatePassword(length = 20): string {
-  const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-  for (;;) {
-    const bytes = randomBytes(length);
-    const pw = Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("");
-    if (/[A-Z]/.test(pw) && /[a-z]/.test(pw) && /[0-9]/.test(pw)) return pw;
-  }
-}
 
 /**
  * First start: create the admin account. ADMIN_PASSWORD is used as given (usable at once); otherwise a generated
@@ -21,11 +11,13 @@ export function generatePassword(length = 20): string {
  */
 export async function bootstrapAdmin(ctx: AppContext): Promise<void> {
   const given = ctx.config.adminPassword;
+  const policy = passwordPolicy(ctx.config);
   if (given !== undefined) {
-    const problems = validatePassword(given, passwordPolicy(ctx.config));
-    if (problems.length > 0) throw new Error(`ADMIN_PASSWORD does not meet the password policy: ${problems.join("; ")}`);
+    const problems = validatePassword(given, policy);
+    if (problems.length > 0)
+      throw new Error(`ADMIN_PASSWORD does not meet the password policy: ${problems.join("; ")}`);
   }
-  const password = given ?? generatePassword();
+  const password = given ?? generatePassword(Math.max(20, policy.minLength));
   const passwordHash = await hashPassword(password);
   const created = await ctx.db.write(async (q) => {
     if ((await countUsers(q)) > 0) return null;

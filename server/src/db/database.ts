@@ -2,7 +2,15 @@ import fs from "node:fs";
 import path from "node:path";
 import { DataSource, type QueryRunner } from "typeorm";
 import type { Logger } from "../core/logger";
-import { type Dialect, sqliteDialect } from "./dialect";
+import {
+  type Dialect,
+  type SqliteConnection,
+  isSqliteConnection,
+  openSqliteFile,
+  sqliteDialect,
+  sqliteDump,
+  sqliteOnlineBackup,
+} from "./dialect";
 import { ALL_ENTITIES } from "./entities";
 import { Mutex } from "./mutex";
 import { SQLITE_MIGRATIONS } from "./migrations/sqlite";
@@ -101,5 +109,83 @@ export class Database {
     await this.lock.run(async () => {
       if (this.dataSource.isInitialized) await this.dataSource.destroy();
     });
+  }
+
+  // ─── Maintenance (database backup and restore). SQLite only; the SQLite-specific work lives in dialect.ts. ───
+
+  /**
+   * Brings another SQLite file (a database being restored) to the current schema with the same migrations, and
+   * closes it again whatever happens. Returns the names of the migrations applied. TypeORM's progress lines go
+   * to our log at debug level instead of its console logger; a failure surfaces as the thrown error.
+   */
+  static async migrateFile(file: string, log: Logger): Promise<string[]> {
+    const quiet = () => undefined;
+    const dataSource = new DataSource({
+      type: "better-sqlite3",
+      database: file,
+      entities: ALL_ENTITIES,
+      migrations: SQLITE_MIGRATIONS,
+      synchronize: false,
+      logger: {
+        logQuery: quiet,
+        logQueryError: quiet,
+        logQuerySlow: quiet,
+        logSchemaBuild: quiet,
+        log: quiet,
+        logMigration: (message: string) => log.debug({ file: path.basename(file) }, message),
+      },
+    });
+    try {
+      await dataSource.initialize();
+      const applied = await dataSource.runMigrations({ transaction: "each" });
+      return applied.map((m) => m.name);
+    } finally {
+      if (dataSource.isInitialized) await dataSource.destroy();
+    }
+  }
+
+  /** Path of the live SQLite file. */
+  get sqliteFile(): string {
+    const file = this.dataSource.options.database;
+    if (this.dialect.kind !== "sqlite" || typeof file !== "string") throw new Error("not a SQLite database");
+    return file;
+  }
+
+  /**
+   * A consistent copy of the live database in `file`, taken while uploads continue. Deliberately not under the
+   * lock: SQLite's online backup copies between event-loop turns and folds in what this connection writes meanwhile,
+   * so holding the lock would only stall every request for the length of the copy.
+   */
+  backupTo(file: string): Promise<void> {
+    return sqliteOnlineBackup(this.sqliteConnection(), file);
+  }
+
+  /**
+   * An SQL dump of the live database, read on a separate read-only connection inside one read transaction: a
+   * consistent snapshot (WAL) that does not hold up writers.
+   */
+  async dumpSql(write: (text: string) => Promise<void>): Promise<{ tables: number; rows: number }> {
+    const conn = openSqliteFile(this.sqliteFile, { readonly: true });
+    try {
+      return await sqliteDump(conn, write);
+    } finally {
+      conn.close();
+    }
+  }
+
+  /**
+   * Runs `work` with the raw live connection, holding the lock and outside any transaction, so nothing else touches
+   * the database meanwhile (a restore's ATTACH, PRAGMA foreign_keys and copy cannot run inside a unit of work).
+   */
+  exclusive<T>(work: (conn: SqliteConnection) => Promise<T>): Promise<T> {
+    return this.lock.run(() => work(this.sqliteConnection()));
+  }
+
+  private sqliteConnection(): SqliteConnection {
+    const conn = (this.dataSource.driver as unknown as { databaseConnection?: unknown }).databaseConnection;
+    if (this.dialect.kind !== "sqlite" || !isSqliteConnection(conn)) {
+      throw new Error("database maintenance needs the better-sqlite3 driver");
+    }
+    return conn;
   }
 }

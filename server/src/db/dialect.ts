@@ -2,6 +2,8 @@
  * THE DIALECT MODULE: the only place where SQLite and PostgreSQL differ. Everything else writes portable SQL with
  * `?` placeholders (ON CONFLICT, RETURNING-free upserts, ISO-8601 text timestamps) and asks this module for the rest.
  */
+import { createRequire } from "node:module";
+
 export type DialectKind = "sqlite" | "postgres";
 
 export interface Dialect {
@@ -54,4 +56,249 @@ export function postgresDialect(): Dialect {
       "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name",
     connectionSetup: [],
   };
+}
+
+// ─── SQLite maintenance: online backup, SQL dump, integrity checks, contents replacement ─────────────────────────
+// These talk to better-sqlite3 directly: none of them has a portable form, so they live here and nowhere else.
+// better-sqlite3 ships no TypeScript types; the few calls used are declared below.
+
+export interface SqliteStatement {
+  all(...params: unknown[]): unknown[];
+  get(...params: unknown[]): unknown;
+  run(...params: unknown[]): { changes: number };
+  iterate(...params: unknown[]): IterableIterator<unknown>;
+  raw(toggle?: boolean): SqliteStatement;
+  safeIntegers(toggle?: boolean): SqliteStatement;
+  columns(): Array<{ name: string }>;
+}
+
+/** A better-sqlite3 connection (the live one behind TypeORM, or one opened here on another file). */
+export interface SqliteConnection {
+  readonly inTransaction: boolean;
+  prepare(sql: string): SqliteStatement;
+  exec(sql: string): unknown;
+  backup(file: string): Promise<unknown>;
+  close(): unknown;
+}
+
+export function isSqliteConnection(value: unknown): value is SqliteConnection {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.prepare === "function" && typeof v.exec === "function" && typeof v.backup === "function";
+}
+
+/** The first 16 bytes of every SQLite 3 database file. */
+export const SQLITE_FILE_HEADER = Buffer.from("SQLite format 3\0", "latin1");
+
+type SqliteConstructor = new (file: string, options: { readonly: boolean; fileMustExist: boolean }) => SqliteConnection;
+const requireHere = createRequire(__filename);
+
+/** Opens another SQLite file (an uploaded database, a scratch file). `readonly` also requires that it exists. */
+export function openSqliteFile(file: string, options: { readonly: boolean }): SqliteConnection {
+  const Ctor = requireHere("better-sqlite3") as SqliteConstructor;
+  return new Ctor(file, { readonly: options.readonly, fileMustExist: options.readonly });
+}
+
+/**
+ * SQLite's online backup of `conn`'s main database into `file`. It copies a few pages per event-loop turn, so other
+ * work goes on meanwhile; pages changed through this same connection are folded into the copy (a step that meets
+ * an open write transaction is retried on the next turn), so the result is a consistent snapshot.
+ */
+export async function sqliteOnlineBackup(conn: SqliteConnection, file: string): Promise<void> {
+  await conn.backup(file);
+}
+
+const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
+/** `PRAGMA integrity_check` of one schema: [] when sound, otherwise SQLite's messages (at most 10). */
+export function sqliteIntegrityProblems(conn: SqliteConnection, schema = "main"): string[] {
+  const rows = conn.prepare(`PRAGMA ${quoteIdent(schema)}.integrity_check(10)`).raw(true).all() as unknown[][];
+  const messages = rows.map((r) => String(r[0]));
+  return messages.length === 1 && messages[0] === "ok" ? [] : messages;
+}
+
+/** The user tables of a schema, in creation order (sqlite_* internals excluded). */
+export function sqliteTableNames(conn: SqliteConnection, schema = "main"): string[] {
+  const rows = conn
+    .prepare(`SELECT name FROM ${quoteIdent(schema)}.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid`)
+    .raw(true)
+    .all() as unknown[][];
+  return rows.map((r) => String(r[0]));
+}
+
+function columnNames(conn: SqliteConnection, schema: string, table: string): string[] {
+  const rows = conn.prepare(`PRAGMA ${quoteIdent(schema)}.table_info(${quoteIdent(table)})`).all() as Array<{ name: string }>;
+  return rows.map((r) => r.name);
+}
+
+/** One SQL literal for a value read with safeIntegers (integers arrive as bigint, so every number is a REAL). */
+function sqlLiteral(value: unknown): string {
+  if (value === null || value === undefined) return "NULL";
+  if (typeof value === "bigint") return value.toString();
+  if (typeof value === "number") {
+    if (Number.isNaN(value)) return "NULL";
+    if (!Number.isFinite(value)) return value > 0 ? "9e999" : "-9e999";
+    const text = String(value);
+    // "3" would come back as an INTEGER in a column without REAL affinity; "3.0" stays a REAL.
+    return /[.eE]/.test(text) ? text : `${text}.0`;
+  }
+  if (typeof value === "string") {
+    // SQLite's tokenizer stops at a NUL character, so such (rare) text goes in as UTF-8 bytes.
+    if (value.includes("\0")) return `CAST(X'${Buffer.from(value, "utf8").toString("hex")}' AS TEXT)`;
+    return `'${value.replace(/'/g, "''")}'`;
+  }
+  if (Buffer.isBuffer(value)) return `X'${value.toString("hex")}'`;
+  throw new Error(`unexpected SQLite value of type ${typeof value}`);
+}
+
+/**
+ * An SQL text dump of `conn`'s main database: BEGIN TRANSACTION; each table's CREATE statement followed by one
+ * INSERT per row; then the indexes, views and triggers; COMMIT;. Everything is read inside one read transaction,
+ * so the dump is a consistent snapshot even while another connection writes. `write` receives chunks of text and
+ * may wait (back-pressure).
+ */
+export async function sqliteDump(
+  conn: SqliteConnection,
+  write: (text: string) => Promise<void>,
+): Promise<{ tables: number; rows: number }> {
+  const CHUNK = 256 * 1024;
+  let buffer = "";
+  const emit = async (line: string): Promise<void> => {
+    buffer += line;
+    if (buffer.length >= CHUNK) {
+      const out = buffer;
+      buffer = "";
+      await write(out);
+    }
+  };
+  let rows = 0;
+  conn.exec("BEGIN");
+  try {
+    const objects = conn
+      .prepare(`SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid`)
+      .all() as Array<{ type: string; name: string; sql: string }>;
+    const tables = objects.filter((o) => o.type === "table");
+    await emit("BEGIN TRANSACTION;\n");
+    for (const table of tables) {
+      await emit(`${table.sql};\n`);
+      const select = conn.prepare(`SELECT * FROM ${quoteIdent(table.name)}`).raw(true).safeIntegers(true);
+      const prefix = `INSERT INTO ${quoteIdent(table.name)} (${select.columns().map((c) => quoteIdent(c.name)).join(", ")}) VALUES (`;
+      for (const row of select.iterate()) {
+        await emit(`${prefix}${(row as unknown[]).map(sqlLiteral).join(", ")});\n`);
+        rows++;
+      }
+    }
+    for (const other of objects.filter((o) => o.type !== "table")) await emit(`${other.sql};\n`);
+    await emit("COMMIT;\n");
+    if (buffer) await write(buffer);
+    return { tables: tables.length, rows };
+  } finally {
+    conn.exec("COMMIT");
+  }
+}
+
+/**
+ * Runs already-split statements into a scratch database in one transaction, with foreign keys off (a dump lists
+ * tables in creation order, not in dependency order; references are checked when the data is restored).
+ */
+export function sqliteRunStatements(conn: SqliteConnection, statements: Iterable<string>): number {
+  conn.exec("PRAGMA foreign_keys = OFF");
+  conn.exec("BEGIN");
+  let count = 0;
+  try {
+    for (const sql of statements) {
+      conn.prepare(sql).run();
+      count++;
+    }
+    conn.exec("COMMIT");
+    return count;
+  } catch (err) {
+    if (conn.inTransaction) conn.exec("ROLLBACK");
+    throw err;
+  }
+}
+
+/** The source's rows do not fit the live schema (a constraint, a foreign key, or the integrity check failed). */
+export class RejectedDataError extends Error {}
+
+const sqliteCode = (err: unknown): string => {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : "";
+};
+
+/**
+ * Whether an error comes from the machine (disk full, I/O, out of memory, permissions) rather than from the file
+ * being read: the former is our fault (500), the latter the file's (400).
+ */
+export function isSqliteEnvironmentError(err: unknown): boolean {
+  return /^SQLITE_(FULL|IOERR|NOMEM|CANTOPEN|READONLY|PERM|BUSY|LOCKED)/.test(sqliteCode(err));
+}
+
+export interface ReplacePlan {
+  /** Live tables left exactly as they are (e.g. the migrations record, the audit trail). */
+  keep: ReadonlySet<string>;
+  /** Live tables emptied and not refilled (e.g. sessions). */
+  clear: ReadonlySet<string>;
+  /** Tables the source is allowed to provide; a live table outside this set keeps its rows. */
+  provided: ReadonlySet<string>;
+}
+
+export interface ReplaceOutcome {
+  copied: Array<{ table: string; rows: number }>;
+  cleared: string[];
+  kept: string[];
+}
+
+/**
+ * Replaces the rows of `conn`'s main database with those of `sourceFile`, in one transaction: the source is
+ * ATTACHed, each table both have is emptied and refilled with the columns both have, and the result must pass
+ * `integrity_check` and `foreign_key_check` before COMMIT — otherwise everything is rolled back and the live
+ * database is untouched. The schema itself (and so its migrations) stays the live one. Must be called outside
+ * any transaction (ATTACH and PRAGMA foreign_keys do not work inside one) with no other use of `conn` meanwhile.
+ */
+export function sqliteReplaceContents(conn: SqliteConnection, sourceFile: string, plan: ReplacePlan): ReplaceOutcome {
+  const SOURCE = "restore_source";
+  conn.prepare(`ATTACH DATABASE ? AS ${SOURCE}`).run(sourceFile);
+  const fkRow = conn.prepare("PRAGMA foreign_keys").raw(true).get() as unknown[] | undefined;
+  const foreignKeysWereOn = Number(fkRow?.[0] ?? 0) === 1;
+  try {
+    conn.exec("PRAGMA foreign_keys = OFF");
+    const sourceTables = new Set(sqliteTableNames(conn, SOURCE));
+    const outcome: ReplaceOutcome = { copied: [], cleared: [], kept: [] };
+    conn.exec("BEGIN IMMEDIATE");
+    try {
+      for (const table of sqliteTableNames(conn, "main")) {
+        const target = `main.${quoteIdent(table)}`;
+        if (plan.keep.has(table)) {
+          outcome.kept.push(table);
+        } else if (plan.clear.has(table)) {
+          conn.prepare(`DELETE FROM ${target}`).run();
+          outcome.cleared.push(table);
+        } else if (plan.provided.has(table) && sourceTables.has(table)) {
+          const sourceColumns = new Set(columnNames(conn, SOURCE, table));
+          const columns = columnNames(conn, "main", table).filter((c) => sourceColumns.has(c)).map(quoteIdent).join(", ");
+          conn.prepare(`DELETE FROM ${target}`).run();
+          const { changes } = conn
+            .prepare(`INSERT INTO ${target} (${columns}) SELECT ${columns} FROM ${SOURCE}.${quoteIdent(table)}`)
+            .run();
+          outcome.copied.push({ table, rows: changes });
+        } else {
+          outcome.kept.push(table);
+        }
+      }
+      const problems = sqliteIntegrityProblems(conn, "main");
+      if (problems.length > 0) throw new RejectedDataError(`integrity check failed after copying: ${problems.join("; ")}`);
+      const violations = conn.prepare("PRAGMA main.foreign_key_check").all();
+      if (violations.length > 0) throw new RejectedDataError(`${violations.length} foreign key violation(s)`);
+      conn.exec("COMMIT");
+      return outcome;
+    } catch (err) {
+      if (conn.inTransaction) conn.exec("ROLLBACK");
+      if (sqliteCode(err).startsWith("SQLITE_CONSTRAINT")) throw new RejectedDataError((err as Error).message);
+      throw err;
+    }
+  } finally {
+    if (foreignKeysWereOn) conn.exec("PRAGMA foreign_keys = ON");
+    conn.exec(`DETACH DATABASE ${SOURCE}`);
+  }
 }

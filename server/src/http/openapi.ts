@@ -41,13 +41,14 @@ export function buildOpenApi(routes: readonly RouteDef[], info: { version: strin
       };
     }
     const bodySchema = r.bodyDoc ?? r.body;
+    const bodyType = r.bodyParser === "multipart" ? "multipart/form-data" : "application/json";
     const op: JsonObject = {
       summary: r.summary,
       ...(r.description ? { description: r.description } : {}),
       tags: r.tags,
       operationId: `${r.method}${path.replace(/[{}]/g, "").replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ""))}`,
       parameters: [...parameters(r.params, "path"), ...parameters(r.query, "query")],
-      ...(bodySchema ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(bodySchema, "input") } } } } : {}),
+      ...(bodySchema ? { requestBody: { required: true, content: { [bodyType]: { schema: jsonSchema(bodySchema, "input") } } } } : {}),
       responses,
       "x-access": r.access,
       ...(r.access === "public" ? { security: [] } : {}),

@@ -1,5 +1,7 @@
 import type Koa from "koa";
 import type { z } from "zod";
+import type { MultipartOptions } from "./multipart";
+import type { RateLimiter } from "./rate-limit";
 
 /**
  * Who may call a route. Declared once per route; the access middleware enforces it and the OpenAPI document
@@ -43,11 +45,15 @@ export interface RouteDef<P extends z.ZodType = z.ZodType, Q extends z.ZodType =
   body?: B;
   /** Documented request body when validation happens in the service (the upload's staged checks). */
   bodyDoc?: z.ZodType;
-  /** Body parsing: JSON (default for non-GET), the upload's lenient parser, or none. */
-  bodyParser?: "json" | "upload" | "none";
+  /** Body parsing: JSON (default for non-GET), the upload's lenient parser, multipart file upload, or none. */
+  bodyParser?: "json" | "upload" | "none" | "multipart";
+  /** Where uploaded files go and how large they may be; required with bodyParser "multipart". */
+  multipart?: MultipartOptions;
   responses: Record<number, ResponseSpec>;
   /** The body of an unexpected 500 on this route (the original uses route-specific texts). */
   internalError?: Record<string, unknown>;
+  /** Per-client-IP limit checked before the body is read (429 with Retry-After beyond it). */
+  rateLimit?: RateLimiter;
   /** Reachable by a user who must change their password first (auth endpoints). */
   allowPendingPasswordChange?: boolean;
   /** Send the no-cache headers of the original's external endpoints. */

@@ -73,7 +73,7 @@ export class IngestService {
 
   private async store(q: Queryable, mapped: MappedReport): Promise<Committed> {
     const now = mapped.run.created_at;
-    const server = await upsertServerFromReport(q, { ...mapped.server, now });
+    const server = await upsertServerFromReport(q, { ...mapped.server, now, runDate: mapped.run.date });
     if (!(await insertRun(q, mapped.run))) throw new DuplicateRun();
     const prev = await getJobForUpdate(q, this.deps.db.dialect.forUpdate, mapped.run.server_id, mapped.run.backup_name);
     const { job, isLatest } = applyRunToJob(prev, mapped.run, mapped.nextScheduledRun, now);

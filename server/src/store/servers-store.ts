@@ -21,12 +21,13 @@ export interface ServerUpsertResult {
 }
 
 /**
- * Creates the server on its first report; afterwards its name follows the latest report (a renamed machine shows
- * its new name while its id, Duplicati's machine-id, stays).
+ * Creates the server on its first report; afterwards its name follows the newest run (a renamed machine shows its
+ * new name while its id, Duplicati's machine-id, stays). A late report of an older run, e.g. a Duplicati retry or a
+ * re-sent history, does not rename the server back.
  */
 export async function upsertServerFromReport(
   q: Queryable,
-  input: { id: string; name: string; now: string },
+  input: { id: string; name: string; now: string; runDate: string },
 ): Promise<ServerUpsertResult> {
   const existing = await getServerById(q, input.id);
   if (!existing) {
@@ -47,11 +48,16 @@ export async function upsertServerFromReport(
     };
     return { server, created: true };
   }
-  if (existing.name !== input.name) {
+  if (existing.name !== input.name && !(await hasNewerRun(q, input.id, input.runDate))) {
     await q.run(`UPDATE servers SET name = ?, updated_at = ? WHERE id = ?`, [input.name, input.now, input.id]);
     return { server: { ...existing, name: input.name, updated_at: input.now }, created: false, previousName: existing.name };
   }
   return { server: existing, created: false };
+}
+
+async function hasNewerRun(q: Queryable, serverId: string, runDate: string): Promise<boolean> {
+  const row = await q.get<{ d: string | null }>(`SELECT MAX(latest_date) AS d FROM jobs WHERE server_id = ?`, [serverId]);
+  return row?.d != null && row.d > runDate;
 }
 
 export async function countServers(q: Queryable): Promise<number> {

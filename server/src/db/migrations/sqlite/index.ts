@@ -1,5 +1,7 @@
 import { Initial1764201600000 } from "./1764201600000-Initial";
 import { Security1764288000000 } from "./1764288000000-Security";
+import { AuditStatusIndex1764288600000 } from "./1764288600000-AuditStatusIndex";
+import { Monitoring1764374400000 } from "./1764374400000-Monitoring";
 
 /** Ordered list of the SQLite migrations (explicit, so bundling or tsx never has to glob for them). */
-export const SQLITE_MIGRATIONS = [Initial1764201600000, Security1764288000000];
+export const SQLITE_MIGRATIONS = [Initial1764201600000, Security1764288000000, AuditStatusIndex1764288600000, Monitoring1764374400000];

@@ -1,0 +1,102 @@
+import { createRequire } from "node:module";
+import path from "node:path";
+import { expect } from "chai";
+
+/**
+ * Direct, read-only inspection of a server's SQLite file after the server has stopped (integrity checks, columns the
+ * API does not expose). better-sqlite3 ships no TypeScript types, so the few calls used here are declared locally.
+ */
+export interface SqliteStatement {
+  all(...params: unknown[]): unknown[];
+  get(...params: unknown[]): unknown;
+}
+
+export interface SqliteDatabase {
+  prepare(sql: string): SqliteStatement;
+  pragma(source: string): unknown;
+  close(): void;
+}
+
+type SqliteConstructor = new (
+  file: string,
+  options?: { readonly?: boolean; fileMustExist?: boolean },
+) => SqliteDatabase;
+
+const requireFromHere = createRequire(__filename);
+
+export function databaseFile(dataDir: string): string {
+  return path.join(dataDir, "backups.db");
+}
+
+/** Opens the database file of a stopped server. */
+export function openDatabase(dataDir: string): SqliteDatabase {
+  const Ctor = requireFromHere("better-sqlite3") as SqliteConstructor;
+  return new Ctor(databaseFile(dataDir), { fileMustExist: true });
+}
+
+export function withDatabase<T>(dataDir: string, work: (db: SqliteDatabase) => T): T {
+  const db = openDatabase(dataDir);
+  try {
+    return work(db);
+  } finally {
+    db.close();
+  }
+}
+
+export function count(db: SqliteDatabase, sql: string, ...params: unknown[]): number {
+  const row = db.prepare(sql).get(...params) as { n: number } | undefined;
+  return Number(row?.n ?? 0);
+}
+
+/**
+ * The file is sound and holds no partial upload: SQLite's own integrity and foreign-key checks pass, every run has its
+ * server and job, and every job's maintained state (run count, uploaded total, latest run) agrees with its runs.
+ * Returns the number of runs.
+ */
+export function assertConsistentDatabase(dataDir: string): number {
+  return withDatabase(dataDir, (db) => {
+    expect(db.pragma("integrity_check"), "PRAGMA integrity_check").to.deep.equal([{ integrity_check: "ok" }]);
+    expect(db.pragma("foreign_key_check"), "PRAGMA foreign_key_check").to.deep.equal([]);
+    expect(
+      count(db, `SELECT COUNT(*) AS n FROM backups b LEFT JOIN servers s ON s.id = b.server_id WHERE s.id IS NULL`),
+      "runs without a server row",
+    ).to.equal(0);
+    expect(
+      count(
+        db,
+        `SELECT COUNT(*) AS n FROM backups b LEFT JOIN jobs j ON j.server_id = b.server_id AND j.backup_name = b.backup_name
+          WHERE j.server_id IS NULL`,
+      ),
+      "runs without a job row",
+    ).to.equal(0);
+    const mismatched = db
+      .prepare(
+        `SELECT j.server_id, j.backup_name, j.run_count, j.uploaded_total, j.latest_run_id, j.latest_date,
+                (SELECT COUNT(*) FROM backups b WHERE b.server_id = j.server_id AND b.backup_name = j.backup_name) AS runs,
+                (SELECT COALESCE(SUM(uploaded_size), 0) FROM backups b
+                  WHERE b.server_id = j.server_id AND b.backup_name = j.backup_name) AS uploaded,
+                (SELECT MAX(date) FROM backups b WHERE b.server_id = j.server_id AND b.backup_name = j.backup_name) AS max_date,
+                (SELECT date FROM backups b WHERE b.id = j.latest_run_id) AS latest_run_date
+           FROM jobs j`,
+      )
+      .all()
+      .filter((row) => {
+        const r = row as Record<string, unknown>;
+        return (
+          Number(r.run_count) !== Number(r.runs) ||
+          Number(r.uploaded_total) !== Number(r.uploaded) ||
+          r.latest_date !== r.max_date ||
+          r.latest_run_date !== r.max_date
+        );
+      });
+    expect(mismatched, "jobs whose state disagrees with their runs").to.deep.equal([]);
+    expect(
+      count(
+        db,
+        `SELECT COUNT(*) AS n FROM servers s WHERE NOT EXISTS (SELECT 1 FROM backups b WHERE b.server_id = s.id)`,
+      ),
+      "servers without any run (a partial upload)",
+    ).to.equal(0);
+    return count(db, `SELECT COUNT(*) AS n FROM backups`);
+  });
+}
