@@ -1,5 +1,20 @@
-# duplistatus server image. better-sqlite3 compiles from source when no prebuilt binary can be fetched, so the
-# build stage carries the toolchain; the runtime stage does not.
+# duplistatus server image (the default target, last stage). better-sqlite3 compiles from source when no prebuilt
+# binary can be fetched, so the build stage carries the toolchain; the runtime stage does not.
+#
+# The Grafana data-source plugin is built by its own stages, only when asked for, e.g. without Node on the host:
+#   docker build --target plugin-dist --output grafana-plugin/dist .
+# docker-compose.yml mounts grafana-plugin/dist into the Grafana container.
+FROM node:20-bookworm-slim AS plugin-build
+WORKDIR /plugin
+COPY grafana-plugin/package.json grafana-plugin/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY grafana-plugin/ ./
+RUN npm run build
+
+FROM scratch AS plugin-dist
+COPY --from=plugin-build /plugin/dist/ /
+
+# The root postinstall skips the plugin here: only the root manifests are copied before `npm ci`.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*

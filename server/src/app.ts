@@ -18,14 +18,31 @@ import type { RouteDef } from "./http/route";
 import { IngestService } from "./ingest/ingest-service";
 import { OverdueChecker } from "./monitoring/overdue-checker";
 import { MonitoringSettingsService } from "./monitoring/settings-service";
+import { createEmailPlugin, emailPluginConfig } from "./notifications/email-plugin";
+import { createNtfyPlugin, ntfyPluginConfig } from "./notifications/ntfy-plugin";
+import { type NotificationPluginServices, notificationPluginServices } from "./notifications/plugin-services";
+import { JobStateService } from "./reporting/job-state-service";
 import { ReportingService } from "./reporting/reporting-service";
 import { HealthService } from "./system/health-service";
 import { systemRoutes } from "./system/routes";
 import { VERSION } from "./version";
+import { createMqttBridgePlugin, mqttBridgeConfig } from "../../mqtt-bridge/src";
 
 /** Read-only services handed to plugins. */
 export interface PluginServices {
   reporting: ReportingService;
+  /** Current state of every job (latest run, last success, overdue, next expected). */
+  jobs: JobStateService;
+  /** Per-job notification preferences with server defaults applied (resolvedPrefs). */
+  monitoring: NotificationPluginServices["monitoring"];
+  /** Server name / alias / note / URL by id. */
+  servers: NotificationPluginServices["servers"];
+  /** ntfy and SMTP settings, secrets decrypted (for sending only; never answered over HTTP). */
+  notificationConfig: NotificationPluginServices["notificationConfig"];
+  /** Renders the current notification template for an event. */
+  templates: NotificationPluginServices["templates"];
+  /** Records an audit entry; never throws. */
+  audit: NotificationPluginServices["audit"];
 }
 
 export interface Duplistatus {
@@ -66,7 +83,6 @@ export async function createDuplistatus(config: AppConfig, options: CreateOption
   const health = new HealthService({ db, clock, isDevelopment: config.isDevelopment });
   const monitoring = new MonitoringSettingsService({ db, clock });
   const overdue = new OverdueChecker({ db, clock, events, settings: monitoring, log });
-  const plugins = new PluginHost<PluginServices>({ events, log, clock, services: { reporting } });
   const audit = new AuditService({ db, clock, log });
   const secrets = SecretBox.openOrCreate(config.dataDir);
   const access = new SessionAndTokenPolicy({
@@ -87,6 +103,16 @@ export async function createDuplistatus(config: AppConfig, options: CreateOption
     access,
     services: { ingest, reporting, health, monitoring, overdue },
   };
+  const plugins = new PluginHost<PluginServices>({
+    events,
+    log,
+    clock,
+    services: { reporting, jobs: new JobStateService({ db, clock }), ...notificationPluginServices(context) },
+  });
+  plugins.register(createNtfyPlugin(), ntfyPluginConfig(config));
+  plugins.register(createEmailPlugin(), emailPluginConfig(config));
+  const mqtt = mqttBridgeConfig(config, VERSION);
+  if (mqtt) plugins.register(createMqttBridgePlugin(), mqtt);
 
   const routes: RouteDef[] = [];
   let openApiDoc: Record<string, unknown> | undefined;
@@ -149,8 +175,15 @@ export async function createDuplistatus(config: AppConfig, options: CreateOption
         const grace = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
         await closed;
         clearTimeout(grace);
-        await events.idle();
+        // Plugins stop first (cancelling retries towards dead channels), then handlers still running get a bounded
+        // moment to finish before the database closes under them.
         await plugins.stopAll();
+        let idleTimer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          events.idle(),
+          new Promise<void>((resolve) => (idleTimer = setTimeout(resolve, config.shutdownGraceMs))),
+        ]);
+        clearTimeout(idleTimer);
         for (const module of [...CORE_MODULES].reverse()) await module.stop?.(context);
         await db.close();
         log.info("duplistatus stopped");

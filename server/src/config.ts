@@ -9,6 +9,20 @@ const boolish = z
   .enum(["true", "false", "1", "0", "yes", "no", "on", "off", ""])
   .transform((v) => ["true", "1", "yes", "on"].includes(v));
 
+/** An MQTT topic prefix (empty = the default): no wildcard, NUL, empty level or leading `$`. */
+const mqttTopicPrefix = (fallback: string) =>
+  z.preprocess(
+    (v) => (v === "" ? undefined : v),
+    z
+      .string()
+      .refine(
+        (v) =>
+          !v.startsWith("$") && !/[+#]/.test(v) && !v.includes("\0") && v.split("/").every((level) => level !== ""),
+        "must be an MQTT topic without wildcards, empty levels or a leading $",
+      )
+      .default(fallback),
+  );
+
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(9666),
   HOST: z.string().default("0.0.0.0"),
@@ -28,12 +42,33 @@ const EnvSchema = z.object({
   PWD_ENFORCE: z.string().optional(),
   PWD_MIN_LEN: z.coerce.number().int().min(1).default(8),
   ADMIN_PASSWORD: z.string().optional(),
-  MQTT_URL: z.string().optional(),
+  MQTT_URL: z
+    .string()
+    .refine(
+      (v) => v === "" || /^(mqtts?|wss?|tcp|tls|ssl):\/\/\S+$/i.test(v),
+      "must be an mqtt://, mqtts://, ws:// or wss:// URL",
+    )
+    .optional(),
+  MQTT_USERNAME: z.string().optional(),
+  MQTT_PASSWORD: z.string().optional(),
+  MQTT_CA: z.string().optional(),
+  MQTT_CERT: z.string().optional(),
+  MQTT_KEY: z.string().optional(),
+  MQTT_CLIENT_ID: z.string().max(128).optional(),
+  MQTT_BASE_TOPIC: mqttTopicPrefix("duplistatus"),
+  MQTT_DISCOVERY_PREFIX: mqttTopicPrefix("homeassistant"),
+  MQTT_DISCOVERY: boolish.optional(),
+  MQTT_RESYNC_SECONDS: z.coerce.number().int().min(0).default(60),
   REQUIRE_API_KEYS: boolish.optional(),
   UPLOAD_RATE_LIMIT: z.coerce.number().int().min(0).default(600),
   LOGIN_RATE_LIMIT: z.coerce.number().int().min(0).default(10),
   TRUST_PROXY: boolish.optional(),
   SECURE_COOKIES: boolish.optional(),
+  METRICS_ACCESS: z.preprocess(
+    (v) => (typeof v === "string" ? v.trim().toLowerCase() || undefined : v),
+    z.enum(["token", "open"]).default("token"),
+  ),
+  METRICS_PROCESS: boolish.optional(),
 });
 
 export type AppConfig = {
@@ -58,6 +93,23 @@ export type AppConfig = {
   passwordEnforce: boolean;
   adminPassword: string | undefined;
   mqttUrl: string | undefined;
+  /** The MQTT bridge's options (it runs only when mqttUrl is set). */
+  mqtt: {
+    username: string | undefined;
+    password: string | undefined;
+    /** File paths (PEM) for TLS. */
+    ca: string | undefined;
+    cert: string | undefined;
+    key: string | undefined;
+    /** Default: duplistatus-<random>. */
+    clientId: string | undefined;
+    baseTopic: string;
+    discoveryPrefix: string;
+    /** Home Assistant discovery on/off. */
+    discovery: boolean;
+    /** Seconds between full re-syncs of the retained topics with the database (0 = only on events). */
+    resyncSeconds: number;
+  };
   /** Login attempts per minute per client IP (0 = unlimited). */
   loginRateLimit: number;
   /** Uploads per minute per client IP (0 = unlimited). */
@@ -68,6 +120,10 @@ export type AppConfig = {
   trustProxy: boolean;
   /** Force the Secure cookie flag (it is also set whenever the request came over HTTPS). */
   secureCookies: boolean;
+  /** GET /metrics: "token" (a read/admin API token or a logged-in user) or "open" (anyone). */
+  metricsAccess: "token" | "open";
+  /** Add prom-client's process/Node.js metrics to /metrics. */
+  metricsProcess: boolean;
 };
 
 export class ConfigError extends Error {}
@@ -103,10 +159,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     passwordEnforce: (e.PWD_ENFORCE ?? "true").toLowerCase() !== "false",
     adminPassword: e.ADMIN_PASSWORD,
     mqttUrl: e.MQTT_URL || undefined,
+    mqtt: {
+      username: e.MQTT_USERNAME || undefined,
+      password: e.MQTT_PASSWORD || undefined,
+      ca: e.MQTT_CA || undefined,
+      cert: e.MQTT_CERT || undefined,
+      key: e.MQTT_KEY || undefined,
+      clientId: e.MQTT_CLIENT_ID || undefined,
+      baseTopic: e.MQTT_BASE_TOPIC,
+      discoveryPrefix: e.MQTT_DISCOVERY_PREFIX,
+      discovery: e.MQTT_DISCOVERY ?? true,
+      resyncSeconds: e.MQTT_RESYNC_SECONDS,
+    },
     requireApiKeys: e.REQUIRE_API_KEYS ?? false,
     uploadRateLimit: e.UPLOAD_RATE_LIMIT,
     loginRateLimit: e.LOGIN_RATE_LIMIT,
     trustProxy: e.TRUST_PROXY ?? false,
     secureCookies: e.SECURE_COOKIES ?? false,
+    metricsAccess: e.METRICS_ACCESS,
+    metricsProcess: e.METRICS_PROCESS ?? false,
   };
 }

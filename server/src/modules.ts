@@ -1,11 +1,16 @@
 import { maintenanceModule } from "./admin/module";
 import { auditModule } from "./audit/module";
+import { chartsModule } from "./charts/module";
 import { authModule } from "./auth/module";
 import type { CoreModule } from "./context";
+import { dashboardModule } from "./dashboard/module";
 import { RateLimiter } from "./http/rate-limit";
 import { ingestRoutes } from "./ingest/routes";
+import { metricsModule } from "./metrics/module";
 import { monitoringModule } from "./monitoring/module";
+import { notificationsModule } from "./notifications/module";
 import { reportingRoutes } from "./reporting/routes";
+import { serversModule } from "./servers/module";
 import { tokensModule } from "./tokens/module";
 
 /**
@@ -23,4 +28,9 @@ export const CORE_MODULES: CoreModule[] = [
   auditModule,
   maintenanceModule,
   monitoringModule,
+  notificationsModule,
+  serversModule,
+  dashboardModule,
+  chartsModule,
+  metricsModule,
 ];

@@ -1,10 +1,13 @@
 import type { AuditActor, AuditService } from "../audit/audit-service";
+import { rebuildChartRollups } from "../charts/rollups";
 import type { Clock } from "../core/clock";
 import { badRequest, notFound } from "../core/errors";
 import type { EventBus } from "../core/events";
 import type { Database } from "../db/database";
 import {
   type ServerIdentity,
+  dateSpanOfJob,
+  dateSpanOfRunsEndedBefore,
   deleteAllBackupData,
   deleteJob,
   deleteRunsEndedBefore,
@@ -53,8 +56,8 @@ export interface DeleteJobResult {
 
 /**
  * Deleting stored runs: retention cleanup, one job's history, or everything. Each is one transaction that also
- * brings the maintained `jobs` rows back in line with the remaining runs and writes its audit entry, so a failure
- * leaves nothing half-done.
+ * brings what is maintained from the runs back in line (the `jobs` rows, the chart roll-ups over the time span of
+ * the deleted runs) and writes its audit entry, so a failure leaves nothing half-done.
  */
 export class BackupCleanupService {
   constructor(private readonly deps: { db: Database; clock: Clock; events: EventBus; audit: AuditService }) {}
@@ -67,6 +70,7 @@ export class BackupCleanupService {
     const cutoff = subtractMonths(now, months).toISOString();
     const deleted = await this.deps.db.write(async (q) => {
       const affected = await jobsWithRunsEndedBefore(q, cutoff);
+      const span = await dateSpanOfRunsEndedBefore(q, cutoff);
       const deletedRuns = await deleteRunsEndedBefore(q, cutoff);
       let jobsUpdated = 0;
       let jobsDeleted = 0;
@@ -74,6 +78,7 @@ export class BackupCleanupService {
         if ((await recomputeJob(q, job, now.toISOString())) === "deleted") jobsDeleted++;
         else jobsUpdated++;
       }
+      if (span) await rebuildChartRollups(q, this.deps.db.dialect, span);
       await this.deps.audit.recordIn(q, {
         ...actor,
         action: "cleanup_executed",
@@ -90,6 +95,7 @@ export class BackupCleanupService {
     const { runs, servers } = await this.deps.db.write(async (q) => {
       const servers: ServerIdentity[] = await listServerIdentities(q);
       const counts = await deleteAllBackupData(q);
+      await rebuildChartRollups(q, this.deps.db.dialect);
       await this.deps.audit.recordIn(q, {
         ...actor,
         action: "cleanup_executed",
@@ -118,6 +124,7 @@ export class BackupCleanupService {
     const job = { server_id: serverId, backup_name: backupName };
     const { deletedCount, serverName } = await this.deps.db.write(async (q) => {
       const server = await getServerById(q, serverId);
+      const span = await dateSpanOfJob(q, job);
       const deletedCount = server ? await deleteRunsOfJob(q, job) : 0;
       if (!server || deletedCount === 0) {
         throw notFound("No backups found for the specified server and backup name", {
@@ -125,6 +132,7 @@ export class BackupCleanupService {
         });
       }
       await deleteJob(q, job);
+      if (span) await rebuildChartRollups(q, this.deps.db.dialect, span);
       const serverName = server.alias || server.name;
       await this.deps.audit.recordIn(q, {
         ...actor,

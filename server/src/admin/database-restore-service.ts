@@ -32,6 +32,11 @@ export const RESTORE_MAX_BYTES = 100 * 1024 * 1024;
 const KEEP_LIVE: ReadonlySet<string> = new Set(["migrations", "audit_log"]);
 /** Emptied by every restore: everyone logs in again, against the restored accounts. */
 const CLEARED: ReadonlySet<string> = new Set(["sessions"]);
+/**
+ * Accounts: restored when the file has them; a file older than the accounts tables would otherwise leave them
+ * empty (the migration creates them empty) and nobody could log in again, so then the live ones stay.
+ */
+const ACCOUNT_TABLES: readonly string[] = ["users", "api_tokens"];
 
 export interface RestoreResult {
   success: true;
@@ -71,7 +76,10 @@ export class DatabaseRestoreService {
     const fileName = file?.originalName ?? null;
     try {
       if (!file) {
-        throw new HttpError(400, { error: "No file uploaded", message: 'Send the database in the multipart field "database"' });
+        throw new HttpError(400, {
+          error: "No file uploaded",
+          message: 'Send the database in the multipart field "database"',
+        });
       }
       const { format, safetyBackupPath, tables } = await this.restoreFile(file);
       // Cached settings (the "require API keys" switch) must be read again from the restored rows.
@@ -117,24 +125,29 @@ export class DatabaseRestoreService {
       const candidate = path.join(workDir, "candidate.db");
       if (format === "db") fs.renameSync(file.path, candidate);
       else loadDump(file.path, candidate);
-      const provided = inspectCandidate(candidate);
+      const uploadedTables = inspectCandidate(candidate);
       try {
         const applied = await Database.migrateFile(candidate, this.deps.log);
         if (applied.length > 0) this.deps.log.info({ migrations: applied }, "restored database migrated");
       } catch (err) {
         throw asInvalid(err, "The database could not be brought to the current schema");
       }
-      const { safetyBackupPath, tables } = await this.replaceLive(candidate, provided);
+      const keep = new Set([...KEEP_LIVE, ...ACCOUNT_TABLES.filter((t) => !uploadedTables.has(t))]);
+      const { safetyBackupPath, tables } = await this.replaceLive(candidate, keep);
       return { format, safetyBackupPath, tables };
     } finally {
       fs.rmSync(workDir, { recursive: true, force: true });
     }
   }
 
-  /** Safety copy, then the live rows replaced in one transaction; rolled back from the copy if the result is unsound. */
+  /**
+   * Safety copy, then every live table except `keep` (and the emptied sessions) replaced by the candidate's rows in
+   * one transaction; rolled back from the copy if the result is unsound. Tables the migration derives from the runs
+   * (chart roll-ups) thereby always match the restored runs.
+   */
   private replaceLive(
     candidate: string,
-    provided: ReadonlySet<string>,
+    keep: ReadonlySet<string>,
   ): Promise<{ safetyBackupPath: string; tables: Record<string, number> }> {
     const { dataDir, log } = this.deps;
     return this.deps.db.exclusive(async (conn) => {
@@ -142,7 +155,7 @@ export class DatabaseRestoreService {
       await sqliteOnlineBackup(conn, safety);
       let copied;
       try {
-        ({ copied } = sqliteReplaceContents(conn, candidate, { keep: KEEP_LIVE, clear: CLEARED, provided }));
+        ({ copied } = sqliteReplaceContents(conn, candidate, { keep, clear: CLEARED }));
       } catch (err) {
         // Rolled back: the live database is as it was, so this safety copy protects nothing.
         removeDatabaseFiles(safety);
@@ -152,8 +165,7 @@ export class DatabaseRestoreService {
       const problems = sqliteIntegrityProblems(conn);
       if (problems.length > 0) {
         log.error({ problems }, "database unsound after restore; putting the safety copy back");
-        const all = new Set(sqliteTableNames(conn));
-        sqliteReplaceContents(conn, safety, { keep: KEEP_LIVE, clear: CLEARED, provided: all });
+        sqliteReplaceContents(conn, safety, { keep: KEEP_LIVE, clear: CLEARED });
         throw new Error(`the restored database failed the integrity check; rolled back from ${path.basename(safety)}`);
       }
       pruneSafetyCopies(dataDir);
@@ -205,7 +217,8 @@ function inspectCandidate(file: string): ReadonlySet<string> {
   } catch (err) {
     throw asInvalid(err, "The file is not a readable SQLite database");
   }
-  if (problems.length > 0) throw invalidFile(`The file failed SQLite's integrity check: ${problems.slice(0, 3).join("; ")}`);
+  if (problems.length > 0)
+    throw invalidFile(`The file failed SQLite's integrity check: ${problems.slice(0, 3).join("; ")}`);
   if (!tables.includes("servers") || !tables.includes("backups")) {
     throw invalidFile("The file is not a duplistatus database: it has no servers and backups tables");
   }

@@ -1,7 +1,7 @@
 import path from "node:path";
 import type Koa from "koa";
 import type { AuditActor } from "../audit/audit-service";
-import { actorOf } from "../auth/principal";
+import { requestActor } from "../audit/request-actor";
 import type { AppContext } from "../context";
 import { badRequest } from "../core/errors";
 import { defineRoute, type RouteDef } from "../http/route";
@@ -36,11 +36,7 @@ export function maintenanceRoutes(ctx: AppContext): RouteDef[] {
   const backups = new DatabaseBackupService({ db, clock, dataDir: config.dataDir });
   const restorer = new DatabaseRestoreService({ db, clock, log, dataDir: config.dataDir, audit, access });
   const cleanup = new BackupCleanupService({ db, clock, events, audit });
-  const actor = async (kctx: Koa.Context): Promise<AuditActor> => ({
-    ...actorOf(await access.resolve(kctx)),
-    ipAddress: kctx.ip,
-    userAgent: kctx.get("user-agent") || null,
-  });
+  const actor = (kctx: Koa.Context): Promise<AuditActor> => requestActor(access, kctx);
 
   return [
     defineRoute({
@@ -83,7 +79,7 @@ export function maintenanceRoutes(ctx: AppContext): RouteDef[] {
       method: "post",
       path: "/api/database/restore",
       access: "admin",
-      summary: "Restore the database from a backup (multipart field \"database\")",
+      summary: 'Restore the database from a backup (multipart field "database")',
       description:
         "The file is checked first (integrity, duplistatus schema, migrated to the current version); a safety copy " +
         "of the live database is kept; all sessions end, so everyone logs in again.",

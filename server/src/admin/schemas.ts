@@ -27,7 +27,9 @@ export const CleanupBodyDoc = z.object({ retentionPeriod: z.enum(RETENTION_PERIO
 export const CleanupResponse = z.strictObject({ message: z.string(), status: z.literal(200) });
 
 /** Checked in the handler, so that a missing field gets one clear message rather than a schema dump. */
-export const DeleteJobBody = z.object({ serverId: z.unknown().optional(), backupName: z.unknown().optional() }).optional();
+export const DeleteJobBody = z
+  .object({ serverId: z.unknown().optional(), backupName: z.unknown().optional() })
+  .optional();
 export const DeleteJobBodyDoc = z.object({ serverId: z.string(), backupName: z.string() });
 
 export const DeleteJobResponse = z.strictObject({

@@ -51,7 +51,10 @@ export type StatementVerdict = "run" | "skip" | "refuse";
 
 /** What a restore does with one statement of a dump. */
 export function judgeStatement(statement: string): StatementVerdict {
-  const words = statement.slice(0, 64).toUpperCase().split(/[\s(]+/);
+  const words = statement
+    .slice(0, 64)
+    .toUpperCase()
+    .split(/[\s(]+/);
   const [first = "", second = "", third = ""] = words;
   if (["BEGIN", "COMMIT", "END", "PRAGMA", "ANALYZE"].includes(first)) return "skip";
   if (first === "INSERT" || first === "REPLACE" || first === "DELETE") return "run";

@@ -112,4 +112,19 @@ export interface JobState {
   next_expected_at: string | null;
   next_scheduled_run: string | null;
   updated_at: string;
+  /** Runs stored per status (the Prometheus run counters); they add up to run_count. */
+  runs_success: number;
+  runs_warning: number;
+  runs_error: number;
+  runs_fatal: number;
+  runs_unknown: number;
 }
+
+/** The `jobs` counter column of each run status. */
+export const RUN_COUNTER_COLUMNS = {
+  Success: "runs_success",
+  Unknown: "runs_unknown",
+  Warning: "runs_warning",
+  Error: "runs_error",
+  Fatal: "runs_fatal",
+} as const satisfies Record<BackupStatus, keyof JobState>;

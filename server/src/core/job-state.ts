@@ -1,4 +1,4 @@
-import type { JobState, RunRecord } from "./domain";
+import { BACKUP_STATUSES, type JobState, RUN_COUNTER_COLUMNS, type RunRecord } from "./domain";
 import { computeNextExpected } from "../monitoring/schedule";
 
 const ALL_DAYS = "0,1,2,3,4,5,6";
@@ -41,6 +41,11 @@ export function applyRunToJob(
     next_expected_at: null,
     next_scheduled_run: null,
     updated_at: now,
+    runs_success: 0,
+    runs_warning: 0,
+    runs_error: 0,
+    runs_fatal: 0,
+    runs_unknown: 0,
   };
   const job: JobState = {
     ...base,
@@ -49,6 +54,9 @@ export function applyRunToJob(
     first_run_date: base.first_run_date && base.first_run_date < run.date ? base.first_run_date : run.date,
     updated_at: now,
   };
+  // A status outside the known ones counts as Unknown, as recomputeJob does.
+  const counter = RUN_COUNTER_COLUMNS[BACKUP_STATUSES.includes(run.status) ? run.status : "Unknown"];
+  job[counter] = Number(base[counter]) + 1;
   const succeeded = run.status === "Success" || run.status === "Warning";
   if (succeeded && (!job.last_success_date || run.date > job.last_success_date)) job.last_success_date = run.date;
 

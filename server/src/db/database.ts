@@ -1,14 +1,16 @@
 import fs from "node:fs";
 import path from "node:path";
-import { DataSource, type QueryRunner } from "typeorm";
+import { DataSource, QueryFailedError, type QueryRunner } from "typeorm";
 import type { Logger } from "../core/logger";
 import {
   type Dialect,
   type SqliteConnection,
+  type SqliteExecutor,
   isSqliteConnection,
   openSqliteFile,
   sqliteDialect,
   sqliteDump,
+  sqliteExecutor,
   sqliteOnlineBackup,
 } from "./dialect";
 import { ALL_ENTITIES } from "./entities";
@@ -26,6 +28,34 @@ export interface DatabaseOptions {
   sqliteFile: string;
   synchronous: "NORMAL" | "FULL";
   cacheMb: number;
+}
+
+const STATEMENT_CACHE_SIZE = 200;
+
+/**
+ * Queryable over the SQLite executor (dialect.ts): the statements run synchronously on the connection, errors come
+ * out as TypeORM's QueryFailedError exactly as through the query runner.
+ */
+function executorQueryable(executor: () => SqliteExecutor, dialect: Dialect): Queryable {
+  const execute = (sql: string, params: readonly unknown[]) => {
+    const text = dialect.sql(sql);
+    try {
+      return executor().execute(text, params);
+    } catch (err) {
+      throw new QueryFailedError(text, [...params], err as Error);
+    }
+  };
+  return {
+    async all<T>(sql: string, params: readonly unknown[] = []) {
+      return (execute(sql, params).rows ?? []) as T[];
+    },
+    async get<T>(sql: string, params: readonly unknown[] = []) {
+      return execute(sql, params).rows?.[0] as T | undefined;
+    },
+    async run(sql: string, params: readonly unknown[] = []) {
+      return { changes: execute(sql, params).changes };
+    },
+  };
 }
 
 function queryable(runner: QueryRunner, dialect: Dialect): Queryable {
@@ -52,6 +82,9 @@ function queryable(runner: QueryRunner, dialect: Dialect): Queryable {
 export class Database {
   private readonly lock = new Mutex();
   private readonly runner: QueryRunner;
+  /** SQLite: units of work run on the executor (see dialect.ts); other dialects go through the query runner. */
+  private executor: SqliteExecutor | undefined;
+  private readonly q: Queryable;
 
   private constructor(
     readonly dataSource: DataSource,
@@ -59,6 +92,17 @@ export class Database {
     private readonly log: Logger,
   ) {
     this.runner = dataSource.createQueryRunner();
+    this.q =
+      dialect.kind === "sqlite"
+        ? executorQueryable(() => this.sqliteExecutor(), dialect)
+        : queryable(this.runner, dialect);
+  }
+
+  /** The executor of the live connection (made again should the driver ever hand out another connection). */
+  private sqliteExecutor(): SqliteExecutor {
+    const conn = this.sqliteConnection();
+    if (this.executor?.connection !== conn) this.executor = sqliteExecutor(conn, STATEMENT_CACHE_SIZE);
+    return this.executor;
   }
 
   static async open(options: DatabaseOptions, log: Logger): Promise<Database> {
@@ -70,7 +114,7 @@ export class Database {
       entities: ALL_ENTITIES,
       migrations: SQLITE_MIGRATIONS,
       synchronize: false,
-      statementCacheSize: 200,
+      statementCacheSize: STATEMENT_CACHE_SIZE,
       prepareDatabase: (db: { pragma(s: string): unknown }) => {
         for (const stmt of dialect.connectionSetup) db.pragma(stmt.replace(/^PRAGMA\s+/i, ""));
       },
@@ -83,15 +127,36 @@ export class Database {
 
   /** A consistent read. */
   read<T>(work: (q: Queryable) => Promise<T>): Promise<T> {
-    return this.lock.run(() => work(queryable(this.runner, this.dialect)));
+    return this.lock.run(() => work(this.q));
   }
 
   /** One transaction: all of `work` or nothing. */
   write<T>(work: (q: Queryable) => Promise<T>): Promise<T> {
+    if (this.dialect.kind !== "sqlite") return this.writeViaRunner(work);
+    return this.lock.run(async () => {
+      const executor = this.sqliteExecutor();
+      executor.begin();
+      try {
+        const result = await work(this.q);
+        executor.commit();
+        return result;
+      } catch (err) {
+        try {
+          // A failed COMMIT or an I/O error may already have ended the transaction.
+          if (executor.connection.inTransaction) executor.rollback();
+        } catch (rollbackErr) {
+          this.log.error({ err: rollbackErr }, "rollback failed");
+        }
+        throw err;
+      }
+    });
+  }
+
+  private writeViaRunner<T>(work: (q: Queryable) => Promise<T>): Promise<T> {
     return this.lock.run(async () => {
       await this.runner.startTransaction();
       try {
-        const result = await work(queryable(this.runner, this.dialect));
+        const result = await work(this.q);
         await this.runner.commitTransaction();
         return result;
       } catch (err) {

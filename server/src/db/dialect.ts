@@ -39,7 +39,10 @@ export function sqliteDialect(tuning: SqliteTuning): Dialect {
       `PRAGMA cache_size = -${tuning.cacheMb * 1024}`,
       "PRAGMA temp_store = MEMORY",
       "PRAGMA foreign_keys = ON",
-      "PRAGMA wal_autocheckpoint = 1000",
+      // Checkpoint every 4000 pages (16 MB of WAL) instead of SQLite's 1000: a page rewritten by many uploads in
+      // between (job rows, index leaves, roll-ups) is copied back once, and checkpoints (each with two fsyncs) run a
+      // quarter as often. Measured over 10,000 uploads: 114 instead of 429 fsyncs, 31k instead of 49k page reads.
+      "PRAGMA wal_autocheckpoint = 4000",
     ],
   };
 }
@@ -112,7 +115,10 @@ const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
 /** `PRAGMA integrity_check` of one schema: [] when sound, otherwise SQLite's messages (at most 10). */
 export function sqliteIntegrityProblems(conn: SqliteConnection, schema = "main"): string[] {
-  const rows = conn.prepare(`PRAGMA ${quoteIdent(schema)}.integrity_check(10)`).raw(true).all() as unknown[][];
+  const rows = conn
+    .prepare(`PRAGMA ${quoteIdent(schema)}.integrity_check(10)`)
+    .raw(true)
+    .all() as unknown[][];
   const messages = rows.map((r) => String(r[0]));
   return messages.length === 1 && messages[0] === "ok" ? [] : messages;
 }
@@ -120,15 +126,17 @@ export function sqliteIntegrityProblems(conn: SqliteConnection, schema = "main")
 /** The user tables of a schema, in creation order (sqlite_* internals excluded). */
 export function sqliteTableNames(conn: SqliteConnection, schema = "main"): string[] {
   const rows = conn
-    .prepare(`SELECT name FROM ${quoteIdent(schema)}.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid`)
+    .prepare(
+      `SELECT name FROM ${quoteIdent(schema)}.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid`,
+    )
     .raw(true)
     .all() as unknown[][];
   return rows.map((r) => String(r[0]));
 }
 
 function columnNames(conn: SqliteConnection, schema: string, table: string): string[] {
-  const rows = conn.prepare(`PRAGMA ${quoteIdent(schema)}.table_info(${quoteIdent(table)})`).all() as Array<{ name: string }>;
-  return rows.map((r) => r.name);
+  const rows = conn.prepare(`PRAGMA ${quoteIdent(schema)}.table_info(${quoteIdent(table)})`).all();
+  return (rows as Array<{ name: string }>).map((r) => r.name);
 }
 
 /** One SQL literal for a value read with safeIntegers (integers arrive as bigint, so every number is a REAL). */
@@ -175,14 +183,23 @@ export async function sqliteDump(
   conn.exec("BEGIN");
   try {
     const objects = conn
-      .prepare(`SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid`)
+      .prepare(
+        `SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid`,
+      )
       .all() as Array<{ type: string; name: string; sql: string }>;
     const tables = objects.filter((o) => o.type === "table");
     await emit("BEGIN TRANSACTION;\n");
     for (const table of tables) {
       await emit(`${table.sql};\n`);
-      const select = conn.prepare(`SELECT * FROM ${quoteIdent(table.name)}`).raw(true).safeIntegers(true);
-      const prefix = `INSERT INTO ${quoteIdent(table.name)} (${select.columns().map((c) => quoteIdent(c.name)).join(", ")}) VALUES (`;
+      const select = conn
+        .prepare(`SELECT * FROM ${quoteIdent(table.name)}`)
+        .raw(true)
+        .safeIntegers(true);
+      const columns = select
+        .columns()
+        .map((c) => quoteIdent(c.name))
+        .join(", ");
+      const prefix = `INSERT INTO ${quoteIdent(table.name)} (${columns}) VALUES (`;
       for (const row of select.iterate()) {
         await emit(`${prefix}${(row as unknown[]).map(sqlLiteral).join(", ")});\n`);
         rows++;
@@ -234,13 +251,12 @@ export function isSqliteEnvironmentError(err: unknown): boolean {
   return /^SQLITE_(FULL|IOERR|NOMEM|CANTOPEN|READONLY|PERM|BUSY|LOCKED)/.test(sqliteCode(err));
 }
 
+/** What a contents replacement does with each live table; every other one takes the source's rows. */
 export interface ReplacePlan {
   /** Live tables left exactly as they are (e.g. the migrations record, the audit trail). */
   keep: ReadonlySet<string>;
   /** Live tables emptied and not refilled (e.g. sessions). */
   clear: ReadonlySet<string>;
-  /** Tables the source is allowed to provide; a live table outside this set keeps its rows. */
-  provided: ReadonlySet<string>;
 }
 
 export interface ReplaceOutcome {
@@ -251,7 +267,8 @@ export interface ReplaceOutcome {
 
 /**
  * Replaces the rows of `conn`'s main database with those of `sourceFile`, in one transaction: the source is
- * ATTACHed, each table both have is emptied and refilled with the columns both have, and the result must pass
+ * ATTACHed, each table both have is emptied and refilled with the columns both have (a live table the source lacks
+ * keeps its rows), and the result must pass
  * `integrity_check` and `foreign_key_check` before COMMIT — otherwise everything is rolled back and the live
  * database is untouched. The schema itself (and so its migrations) stays the live one. Must be called outside
  * any transaction (ATTACH and PRAGMA foreign_keys do not work inside one) with no other use of `conn` meanwhile.
@@ -274,9 +291,12 @@ export function sqliteReplaceContents(conn: SqliteConnection, sourceFile: string
         } else if (plan.clear.has(table)) {
           conn.prepare(`DELETE FROM ${target}`).run();
           outcome.cleared.push(table);
-        } else if (plan.provided.has(table) && sourceTables.has(table)) {
+        } else if (sourceTables.has(table)) {
           const sourceColumns = new Set(columnNames(conn, SOURCE, table));
-          const columns = columnNames(conn, "main", table).filter((c) => sourceColumns.has(c)).map(quoteIdent).join(", ");
+          const columns = columnNames(conn, "main", table)
+            .filter((c) => sourceColumns.has(c))
+            .map(quoteIdent)
+            .join(", ");
           conn.prepare(`DELETE FROM ${target}`).run();
           const { changes } = conn
             .prepare(`INSERT INTO ${target} (${columns}) SELECT ${columns} FROM ${SOURCE}.${quoteIdent(table)}`)
@@ -287,7 +307,9 @@ export function sqliteReplaceContents(conn: SqliteConnection, sourceFile: string
         }
       }
       const problems = sqliteIntegrityProblems(conn, "main");
-      if (problems.length > 0) throw new RejectedDataError(`integrity check failed after copying: ${problems.join("; ")}`);
+      if (problems.length > 0) {
+        throw new RejectedDataError(`integrity check failed after copying: ${problems.join("; ")}`);
+      }
       const violations = conn.prepare("PRAGMA main.foreign_key_check").all();
       if (violations.length > 0) throw new RejectedDataError(`${violations.length} foreign key violation(s)`);
       conn.exec("COMMIT");
@@ -301,4 +323,100 @@ export function sqliteReplaceContents(conn: SqliteConnection, sourceFile: string
     if (foreignKeysWereOn) conn.exec("PRAGMA foreign_keys = ON");
     conn.exec(`DETACH DATABASE ${SOURCE}`);
   }
+}
+
+// ─── SQLite statement execution for the units of work ──────────────────────────────────────────────────────────
+// Database.read/write run their statements here, on the live better-sqlite3 connection, instead of through
+// TypeORM's query runner: the runner wraps every statement in several awaits (subscriber broadcasts, connect, a
+// result wait) and allocations, which cost more than the SQLite work of a typical upload statement. Same statements,
+// same parameters, same cache of prepared statements; only the bookkeeping around them is gone.
+
+/** A prepared statement as the executor uses it (`reader`: it returns rows). */
+interface PreparedStatement {
+  readonly reader: boolean;
+  all(...params: unknown[]): unknown[];
+  run(...params: unknown[]): { changes: number };
+}
+
+export interface SqliteExecutor {
+  /** The connection the statements are prepared on (checked by the caller, which may outlive a reconnect). */
+  readonly connection: SqliteConnection;
+  /** Runs one statement: the rows of a statement that returns rows, otherwise the number of rows changed. */
+  execute(sql: string, params: readonly unknown[]): { rows: unknown[] | undefined; changes: number };
+  begin(): void;
+  commit(): void;
+  rollback(): void;
+}
+
+/** Statement executor over a better-sqlite3 connection, with a FIFO cache of prepared statements. */
+export function sqliteExecutor(conn: SqliteConnection, cacheSize = 200): SqliteExecutor {
+  const cache = new Map<string, PreparedStatement>();
+  const prepare = (sql: string): PreparedStatement => {
+    let stmt = cache.get(sql);
+    if (stmt === undefined) {
+      stmt = conn.prepare(sql) as unknown as PreparedStatement;
+      cache.set(sql, stmt);
+      if (cache.size > cacheSize) cache.delete(cache.keys().next().value as string);
+    }
+    return stmt;
+  };
+  // better-sqlite3 cannot bind booleans: 0/1, as TypeORM's runner did.
+  const bind = (params: readonly unknown[]): unknown[] => {
+    for (const p of params) if (typeof p === "boolean") return params.map((v) => (typeof v === "boolean" ? (v ? 1 : 0) : v));
+    return params as unknown[];
+  };
+  const begin = conn.prepare("BEGIN TRANSACTION");
+  const commit = conn.prepare("COMMIT");
+  const rollback = conn.prepare("ROLLBACK");
+  return {
+    connection: conn,
+    execute(sql, params) {
+      const stmt = prepare(sql);
+      if (stmt.reader) return { rows: stmt.all(...bind(params)), changes: 0 };
+      return { rows: undefined, changes: stmt.run(...bind(params)).changes };
+    },
+    begin: () => void begin.run(),
+    commit: () => void commit.run(),
+    rollback: () => void rollback.run(),
+  };
+}
+
+// ─── Time buckets for the chart data (server/src/charts) ───────────────────────────────────────────────────────
+// Runs store `date` as ISO-8601 UTC text with milliseconds ("2025-04-21T23:45:46.971Z"). A bucket is named by its
+// start, in the same form, so bucket keys sort and compare as text. Weeks start on Monday 00:00 UTC (ISO weeks).
+
+export type TimeBucket = "minute" | "hour" | "day" | "week";
+
+/**
+ * SQL expression for the start of the `bucket` containing the ISO-8601 UTC text timestamp in `column`, as ISO-8601
+ * UTC text with milliseconds ("2025-04-21T23:00:00.000Z"). Must agree with charts/buckets.ts `bucketStartMs`.
+ */
+export function bucketStartSql(kind: DialectKind, bucket: TimeBucket, column: string): string {
+  if (kind === "postgres") {
+    const ts = `((${column})::timestamptz AT TIME ZONE 'UTC')`;
+    // date_trunc('week', …) starts weeks on Monday, as ISO 8601 does.
+    return `to_char(date_trunc('${bucket}', ${ts}), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+  }
+  switch (bucket) {
+    // The text is canonical (toISOString), so minute, hour and day starts are prefixes of it.
+    case "minute":
+      return `(substr(${column}, 1, 16) || ':00.000Z')`;
+    case "hour":
+      return `(substr(${column}, 1, 13) || ':00:00.000Z')`;
+    case "day":
+      return `(substr(${column}, 1, 10) || 'T00:00:00.000Z')`;
+    case "week":
+      // 'weekday 0' moves forward to the next Sunday (or stays on one); six days back is that week's Monday.
+      return `(date(substr(${column}, 1, 10), 'weekday 0', '-6 days') || 'T00:00:00.000Z')`;
+  }
+}
+
+/**
+ * SQL returning one column `version`: a value that changes whenever the database may have changed (a write through
+ * this connection, even one rolled back, or a commit by another connection), so a read result can be reused while
+ * it stays the same. Null where there is no cheap and exact one (PostgreSQL): callers then do not reuse results.
+ */
+export function dataVersionSql(kind: DialectKind): string | null {
+  if (kind === "postgres") return null;
+  return "SELECT total_changes() || ':' || (SELECT data_version FROM pragma_data_version) AS version";
 }

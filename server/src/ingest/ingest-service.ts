@@ -1,3 +1,4 @@
+import { addRunToChartRollups } from "../charts/rollups";
 import type { Clock } from "../core/clock";
 import type { ServerRef } from "../core/domain";
 import { conflict } from "../core/errors";
@@ -75,6 +76,7 @@ export class IngestService {
     const now = mapped.run.created_at;
     const server = await upsertServerFromReport(q, { ...mapped.server, now, runDate: mapped.run.date });
     if (!(await insertRun(q, mapped.run))) throw new DuplicateRun();
+    await addRunToChartRollups(q, mapped.run);
     const prev = await getJobForUpdate(q, this.deps.db.dialect.forUpdate, mapped.run.server_id, mapped.run.backup_name);
     const { job, isLatest } = applyRunToJob(prev, mapped.run, mapped.nextScheduledRun, now);
     await saveJob(q, job);

@@ -126,6 +126,8 @@ export class OverdueChecker {
     const nowIso = ctx.now.toISOString();
     let notice: number;
     if (!row.overdue_since) notice = 1;
+    // The notice record was reset (schedule changed, or "reset notifications"): notify again at once.
+    else if (!row.overdue_notified_at) notice = Number(row.overdue_notice_count) + 1;
     else {
       const every = FREQUENCY_MS[ctx.frequency];
       const last = row.overdue_notified_at ? Date.parse(row.overdue_notified_at) : Number.NaN;

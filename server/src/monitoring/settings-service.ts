@@ -181,7 +181,8 @@ export class MonitoringSettingsService {
         allowedWeekDays: days,
       }).toISOString();
     }
-    // Changing what "on time" means ends the current overdue episode (the original clears its notification record).
+    // Changing what "on time" means resets the episode's notice record (the original clears it): the check that
+    // follows ends the episode if the job is on time under the new schedule, or notifies again if it is not.
     await updateSchedule(q, {
       serverId,
       backupName,

@@ -143,7 +143,7 @@ export async function updateSchedule(
 ): Promise<void> {
   await q.run(
     `UPDATE jobs SET monitoring_enabled = ?, expected_interval = ?, allowed_weekdays = ?, next_expected_at = ?,
-        updated_at = ?${input.resetEpisode ? ", overdue_since = NULL, overdue_notified_at = NULL, overdue_notice_count = 0" : ""}
+        updated_at = ?${input.resetEpisode ? ", overdue_notified_at = NULL" : ""}
       WHERE server_id = ? AND backup_name = ?`,
     [
       input.monitoringEnabled ? 1 : 0,
@@ -182,9 +182,5 @@ export async function closeEpisode(q: Queryable, serverId: string, backupName: s
 
 /** "Reset notifications": forget when each open episode was last notified, so the next check notifies again. */
 export async function clearNotificationTimestamps(q: Queryable): Promise<number> {
-  return (
-    await q.run(
-      `UPDATE jobs SET overdue_since = NULL, overdue_notified_at = NULL, overdue_notice_count = 0 WHERE overdue_since IS NOT NULL`,
-    )
-  ).changes;
+  return (await q.run(`UPDATE jobs SET overdue_notified_at = NULL WHERE overdue_since IS NOT NULL`)).changes;
 }

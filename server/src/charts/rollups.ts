@@ -1,0 +1,162 @@
+import type { RunRecord } from "../core/domain";
+import type { Queryable } from "../db/database";
+import type { Dialect, DialectKind } from "../db/dialect";
+import { BUCKET_MS, type Granularity, bucketStartMs } from "./buckets";
+import { FAILED_STATUSES, OK_STATUSES, ROLLUP_COLUMNS, bucketAggregateSql, durationMsSql } from "./queries";
+
+/**
+ * Roll-ups of the aggregated chart scope: table `chart_rollups`, one row per (granularity, bucket start) for hours,
+ * days and weeks, holding the sums (runs, successful/failed runs, duration in ms, uploaded bytes, jobs that ran) and
+ * the gauge sums (size, files, storage, versions: Σ over jobs of each job's last run in the bucket). The aggregated
+ * endpoint then reads a few hundred rows instead of every run. Minutes are not rolled up (a minute range is short:
+ * it reads the runs).
+ *
+ * They are maintained inside the upload transaction (`addRunToChartRollups`) and can be recomputed from `backups`
+ * (`rebuildChartRollups`) after anything that deletes, moves or rewrites runs.
+ */
+
+export type RollupGranularity = Exclude<Granularity, "minute">;
+export const ROLLUP_GRANULARITIES: readonly RollupGranularity[] = ["hour", "day", "week"];
+
+/** What the roll-ups need of a run. */
+export type RollupRun = Pick<
+  RunRecord,
+  | "server_id"
+  | "backup_name"
+  | "date"
+  | "status"
+  | "duration_seconds"
+  | "uploaded_size"
+  | "size"
+  | "examined_files"
+  | "known_file_size"
+  | "backup_list_count"
+>;
+
+interface NeighbourRow {
+  date: string;
+  size: number;
+  examined_files: number;
+  known_file_size: number;
+  backup_list_count: number;
+}
+
+const ROW_SQL = `(?, ?, 1, ?, ?, ${durationMsSql("CAST(? AS DOUBLE PRECISION)")}, ?, ?, ?, ?, ?, ?)`;
+const UPSERT_SQL = `INSERT INTO chart_rollups (granularity, bucket_start, ${ROLLUP_COLUMNS.join(", ")})
+VALUES ${ROLLUP_GRANULARITIES.map(() => ROW_SQL).join(", ")}
+ON CONFLICT (granularity, bucket_start) DO UPDATE SET
+${ROLLUP_COLUMNS.map((c) => `  ${c} = chart_rollups.${c} + excluded.${c}`).join(",\n")}`;
+
+/** The job's run just before and just after a date: two seeks on the unique index (server_id, backup_name, date). */
+const NEIGHBOURS_SQL = `SELECT * FROM (SELECT date, size, examined_files, known_file_size, backup_list_count
+                 FROM backups WHERE server_id = ? AND backup_name = ? AND date < ?
+                ORDER BY date DESC LIMIT 1) prev
+UNION ALL
+SELECT * FROM (SELECT date, 0 AS size, 0 AS examined_files, 0 AS known_file_size, 0 AS backup_list_count
+                 FROM backups WHERE server_id = ? AND backup_name = ? AND date > ?
+                ORDER BY date LIMIT 1) next`;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const n = (v: unknown) => Number(v ?? 0);
+
+/**
+ * Folds a run that was just inserted into `backups` (same transaction) into the hour, day and week roll-ups, with
+ * two statements whatever the granularities: one lookup of the job's previous and next runs, one upsert of three
+ * rows. Sums grow by the run. Buckets nest (an hour lies in one day, a day in one week), so the neighbours answer
+ * for every granularity: the new run is the job's last in a bucket unless its next run falls in the same bucket;
+ * the job's previous last there is the previous run if that falls in the bucket. The gauges then move by
+ * (new − previous last), or by the new values when it is the job's first run in the bucket, and `jobs` counts the
+ * job once per bucket. A late report of an earlier run leaves the gauges alone. Order of arrival does not matter:
+ * the result equals a rebuild (test/api/chart-data.spec.ts checks it).
+ */
+export async function addRunToChartRollups(q: Queryable, run: RollupRun): Promise<void> {
+  const at = Date.parse(run.date);
+  const ok = (OK_STATUSES as readonly string[]).includes(run.status) ? 1 : 0;
+  const failed = (FAILED_STATUSES as readonly string[]).includes(run.status) ? 1 : 0;
+  const around = await q.all<NeighbourRow>(NEIGHBOURS_SQL, [
+    run.server_id,
+    run.backup_name,
+    run.date,
+    run.server_id,
+    run.backup_name,
+    run.date,
+  ]);
+  const prev = around.find((r) => r.date < run.date);
+  const next = around.find((r) => r.date > run.date);
+  const params: unknown[] = [];
+  for (const granularity of ROLLUP_GRANULARITIES) {
+    const start = iso(bucketStartMs(granularity, at));
+    const end = iso(bucketStartMs(granularity, at) + BUCKET_MS[granularity]);
+    const prevIn = prev !== undefined && prev.date >= start ? prev : undefined;
+    const isLast = !(next !== undefined && next.date < end);
+    const delta = (value: unknown, before: unknown) => (isLast ? n(value) - n(before) : 0);
+    params.push(
+      granularity,
+      start,
+      ok,
+      failed,
+      run.duration_seconds,
+      run.uploaded_size,
+      prevIn === undefined && isLast ? 1 : 0,
+      delta(run.size, prevIn?.size),
+      delta(run.examined_files, prevIn?.examined_files),
+      delta(run.known_file_size, prevIn?.known_file_size),
+      delta(run.backup_list_count, prevIn?.backup_list_count),
+    );
+  }
+  await q.run(UPSERT_SQL, params);
+}
+
+export interface RebuildRange {
+  /** ISO 8601 or epoch ms: the first bucket rebuilt is the one containing it (default: the beginning). */
+  from?: string | number;
+  /** ISO 8601 or epoch ms: the last bucket rebuilt is the one containing it (default: the end). */
+  to?: string | number;
+}
+
+const toMs = (v: string | number): number => (typeof v === "number" ? v : Date.parse(v));
+
+/**
+ * Recomputes the roll-ups from `backups`: all of them, or only the buckets that overlap `range` (buckets are
+ * independent, so a partial rebuild is exact). Call it in the same transaction after deleting, moving or editing
+ * runs, e.g. `db.write(async (q) => { …delete runs…; await rebuildChartRollups(q, db.dialect); })`, or with the
+ * time span of the runs touched, `rebuildChartRollups(q, db.dialect, { from: oldestDate, to: newestDate })`.
+ * Returns the number of roll-up rows written.
+ */
+export async function rebuildChartRollups(
+  q: Queryable,
+  dialect: DialectKind | Pick<Dialect, "kind">,
+  range: RebuildRange = {},
+): Promise<number> {
+  const kind = typeof dialect === "string" ? dialect : dialect.kind;
+  let written = 0;
+  for (const granularity of ROLLUP_GRANULARITIES) {
+    const start = range.from === undefined ? null : iso(bucketStartMs(granularity, toMs(range.from)));
+    const end =
+      range.to === undefined ? null : iso(bucketStartMs(granularity, toMs(range.to)) + BUCKET_MS[granularity]);
+    // The same bounds on the roll-up keys and on the runs' dates.
+    const keyBounds = ["granularity = ?"];
+    const dateBounds: string[] = [];
+    const bounds: string[] = [];
+    if (start !== null) {
+      keyBounds.push("bucket_start >= ?");
+      dateBounds.push("date >= ?");
+      bounds.push(start);
+    }
+    if (end !== null) {
+      keyBounds.push("bucket_start < ?");
+      dateBounds.push("date < ?");
+      bounds.push(end);
+    }
+    await q.run(`DELETE FROM chart_rollups WHERE ${keyBounds.join(" AND ")}`, [granularity, ...bounds]);
+    const filter = { where: dateBounds.length > 0 ? dateBounds.join(" AND ") : "1 = 1", params: bounds };
+    const select = bucketAggregateSql(kind, granularity, filter);
+    const { changes } = await q.run(
+      `INSERT INTO chart_rollups (granularity, bucket_start, ${ROLLUP_COLUMNS.join(", ")})
+       SELECT ?, bucket, ${ROLLUP_COLUMNS.join(", ")} FROM (${select.sql}) buckets`,
+      [granularity, ...select.params],
+    );
+    written += changes;
+  }
+  return written;
+}

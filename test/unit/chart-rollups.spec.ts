@@ -1,0 +1,91 @@
+import fs from "node:fs";
+import path from "node:path";
+import { expect } from "chai";
+import { rebuildChartRollups } from "../../server/src/charts/rollups";
+import { ManualClock } from "../../server/src/core/clock";
+import { EventBus } from "../../server/src/core/events";
+import { createLogger } from "../../server/src/core/logger";
+import { Database } from "../../server/src/db/database";
+import { IngestService } from "../../server/src/ingest/ingest-service";
+import { type RunSpec, makeReport } from "../support/api";
+import { tempDataDir } from "../support/server";
+
+/**
+ * The roll-ups maintained run by run in the upload transaction equal a rebuild from the runs, whatever the order of
+ * arrival: random runs of a few jobs packed around hour, day and week boundaries, uploaded in random order.
+ */
+describe("chart roll-ups: incremental upkeep equals a rebuild", () => {
+  const log = createLogger("silent");
+  let dir: string;
+  let db: Database;
+  let ingest: IngestService;
+
+  beforeEach(async () => {
+    dir = tempDataDir();
+    db = await Database.open({ sqliteFile: path.join(dir, "t.db"), synchronous: "NORMAL", cacheMb: 8 }, log);
+    ingest = new IngestService({
+      db,
+      events: new EventBus(log),
+      clock: new ManualClock(Date.parse("2025-06-30T00:00:00Z")),
+      timeZone: "UTC",
+    });
+  });
+  afterEach(async () => {
+    await db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const rollups = () => db.read((q) => q.all(`SELECT * FROM chart_rollups ORDER BY granularity, bucket_start`));
+
+  function randomRuns(seed: number, count: number): RunSpec[] {
+    let x = seed;
+    const rand = (n: number) => {
+      x = (x * 1103515245 + 12345) % 2 ** 31;
+      return Math.floor((x / 2 ** 31) * n);
+    };
+    // Sunday 8 June 2025 23:00 UTC: the next two hours cross an hour, a day and a week boundary.
+    const pivot = Date.parse("2025-06-08T23:00:00Z");
+    const seen = new Set<string>();
+    const runs: RunSpec[] = [];
+    while (runs.length < count) {
+      const job = rand(3);
+      const begin = new Date(pivot + (rand(4) - 2) * 3_600_000 + rand(2) * 86_400_000 * 7 + rand(7200) * 1000);
+      const key = `${job}|${begin.toISOString()}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      runs.push({
+        machineId: job === 2 ? "m2" : "m1",
+        backupName: job === 1 ? "B" : "A",
+        begin: begin.toISOString(),
+        durationSeconds: 1 + rand(5000),
+        size: rand(1_000_000),
+        files: rand(10_000),
+        known: rand(1_000_000),
+        versions: rand(50),
+        uploaded: rand(100_000),
+        status: (["Success", "Warning", "Error", "Fatal", "Success"] as const)[rand(5)],
+      });
+    }
+    return runs;
+  }
+
+  for (const seed of [1, 7, 42]) {
+    it(`seed ${seed}: one run per upload, in random order`, async () => {
+      for (const spec of randomRuns(seed, 150)) await ingest.ingest(makeReport(spec));
+      const incremental = await rollups();
+      expect(incremental.length).to.be.greaterThan(5);
+      await db.write((q) => rebuildChartRollups(q, db.dialect));
+      expect(await rollups()).to.deep.equal(incremental);
+    });
+  }
+
+  it("batches with duplicates", async () => {
+    const runs = randomRuns(99, 200);
+    const reports = [...runs, ...runs.slice(0, 20)].map((r) => makeReport(r));
+    const { stored, duplicates } = await ingest.ingestBatch(reports);
+    expect([stored, duplicates]).to.deep.equal([200, 20]);
+    const incremental = await rollups();
+    await db.write((q) => rebuildChartRollups(q, db.dialect));
+    expect(await rollups()).to.deep.equal(incremental);
+  });
+});
