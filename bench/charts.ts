@@ -10,15 +10,20 @@
  *      aggregated?period=1y&granularity=day&metric=all and server/:id?period=1y&granularity=day&metric=all (the
  *      targets: p95 < 50 ms), plus the job scope, the aggregated scope by the hour over 30 days and a range that
  *      ends in the past;
- *   5. prints a table and writes bench/results/charts.json.
+ *   5. times the aggregated answer without ChartService's cache (in process), since the HTTP runs mostly hit it;
+ *   6. prints a table and writes bench/results/charts.json.
  *
  * Flags: --quick (50,000 runs over 2,500 jobs, 3 s measurements), --keep-data (keep the temp folder),
  * --data-dir <dir> (use and keep that folder; when it already holds this benchmark's runs they are not loaded again,
  * and the run times are relative to the load's day).
- * The server runs in this process (no listen-side child), autocannon shares the machine's cores with it.
+ * The loading runs in this process; the HTTP measurements go to `server/src/main.ts` in a child process (autocannon
+ * shares the machine's cores with it, not its event loop). Besides latencies, the table gives the server's CPU time
+ * per request, which other work on the machine inflates far less than wall-clock latencies.
  */
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
@@ -237,6 +242,8 @@ interface Measurement {
   p99: number;
   max: number;
   bytes: number;
+  /** CPU time of the server process per answered request (user + system): what contention cannot inflate much. */
+  serverCpuMsPerRequest?: number;
 }
 
 const percentile = (sorted: number[], p: number) =>
@@ -285,6 +292,84 @@ async function measure(
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// The server as a child process
+
+interface ChildServer {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); NaN elsewhere. */
+function cpuMsOf(pid: number): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks at USER_HZ = 100
+  } catch {
+    return NaN;
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** `server/src/main.ts` on the loaded data folder, with a minimal environment (nothing from the caller's shell). */
+async function startServer(dataDir: string): Promise<ChildServer> {
+  const port = await freePort();
+  const env: Record<string, string> = {
+    NODE_ENV: "production",
+    LOG_LEVEL: "warn",
+    DATA_DIR: dataDir,
+    PORT: String(port),
+    HOST: "127.0.0.1",
+  };
+  for (const k of ["PATH", "HOME", "TMPDIR", "LANG", "TZ"])
+    if (process.env[k] !== undefined) env[k] = process.env[k] as string;
+  const logFile = path.join(dataDir, "bench-charts-server.log");
+  const out = fs.openSync(logFile, "a");
+  const child = spawn(process.execPath, ["--import", "tsx", "server/src/main.ts"], {
+    cwd: path.join(__dirname, ".."),
+    env,
+    stdio: ["ignore", out, out],
+  });
+  fs.closeSync(out);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the server exited: ${fs.readFileSync(logFile, "utf8").slice(-2000)}`);
+    try {
+      const res = await fetch(`${url}/api/health`);
+      await res.arrayBuffer();
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error("the server did not become ready");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    pid: child.pid as number,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      await exited;
+      clearTimeout(killer);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   const started = performance.now();
@@ -301,6 +386,9 @@ async function main(): Promise<void> {
     ADMIN_PASSWORD: "Bench-Admin-Passw0rd",
   });
   const app = await createDuplistatus(config);
+  let closed = false;
+  let httpServer: ChildServer | undefined;
+  const loadAverageAtStart = os.loadavg();
   try {
     const expected = jobs * S.runsPerJob;
     const existing = await app.db.read((q) =>
@@ -386,12 +474,38 @@ async function main(): Promise<void> {
         : `  FULL SCANS OF backups:\n    ${fullScans.join("\n    ")}`,
     );
 
-    await app.listen();
-    const url = app.url();
+    // The aggregated scope reuses its answers while the database does not change (ChartService's cache), so the
+    // HTTP figures below are mostly warm. The cost of a cold answer (roll-up read, the per-job totals and the
+    // JSON), measured in process with the cache off:
+    const cold = new ChartService({ db: app.db, clock: systemClock, cacheEntries: 0 });
+    const coldTimes: number[] = [];
+    const coldUntil = performance.now() + S.measureS * 1000;
+    while (performance.now() < coldUntil) {
+      const t = performance.now();
+      JSON.stringify(await cold.aggregated({ period: "1y", granularity: "day", metric: "all" }));
+      coldTimes.push(performance.now() - t);
+    }
+    coldTimes.sort((a, b) => a - b);
+    const coldAggregated = {
+      calls: coldTimes.length,
+      p50: round(percentile(coldTimes, 50)),
+      p95: round(percentile(coldTimes, 95)),
+      p99: round(percentile(coldTimes, 99)),
+    };
+    log(
+      `aggregated 1y/day/all without the cache, in process, one at a time: p50 ${coldAggregated.p50} ms, p95 ${coldAggregated.p95} ms`,
+    );
+
     const created = await new TokenService({ db: app.db, clock: systemClock, audit: app.context.audit }).create(
       { name: "bench-charts", scope: "read" },
       { username: "bench" },
     );
+    await app.close();
+    closed = true;
+
+    // The server answers from its own process (as in production), so autocannon does not share its event loop.
+    httpServer = await startServer(tmpRoot);
+    const url = httpServer.url;
     const headers = { authorization: `Bearer ${created.token}` };
     const sanity = (await (await fetch(`${url}${endpoints[0]?.path(0)}`, { headers })).json()) as {
       data: { metrics: { size: { data: unknown[] } }; summary: { totalBackups: number } };
@@ -404,13 +518,28 @@ async function main(): Promise<void> {
     for (const e of endpoints) {
       for (const connections of [1, 8]) {
         await measure(url, `${e.label} (warm-up)`, e.path, connections, S.warmupS, headers);
+        const cpuBefore = cpuMsOf(httpServer.pid);
         const m = await measure(url, e.label, e.path, connections, S.measureS, headers);
+        m.serverCpuMsPerRequest = round((cpuMsOf(httpServer.pid) - cpuBefore) / Math.max(1, m.requests), 3);
         results.push(m);
-        log(`  ${e.label} c=${connections}: p50 ${m.p50} ms, p95 ${m.p95} ms, p99 ${m.p99} ms, ${m.rps} req/s`);
+        log(
+          `  ${e.label} c=${connections}: p50 ${m.p50} ms, p95 ${m.p95} ms, p99 ${m.p99} ms, ${m.rps} req/s, server CPU ${m.serverCpuMsPerRequest} ms/request`,
+        );
       }
     }
 
-    const header = ["endpoint", "conc", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "non2xx", "target"];
+    const header = [
+      "endpoint",
+      "conc",
+      "req/s",
+      "p50 ms",
+      "p95 ms",
+      "p99 ms",
+      "max ms",
+      "cpu ms/req",
+      "non2xx",
+      "target",
+    ];
     const rows = results.map((m) => {
       const e = endpoints.find((x) => x.label === m.label);
       const target = e?.target
@@ -426,6 +555,7 @@ async function main(): Promise<void> {
         String(m.p95),
         String(m.p99),
         String(m.max),
+        String(m.serverCpuMsPerRequest ?? ""),
         String(m.non2xx + m.errors),
         target,
       ];
@@ -434,10 +564,16 @@ async function main(): Promise<void> {
     const line = (cells: string[]) =>
       cells.map((x, c) => (c === 0 ? x.padEnd(widths[c] as number) : x.padStart(widths[c] as number))).join("  ");
     console.log(
-      `\nchart-data read path — ${loaded.runs.toLocaleString("en")} runs, ${jobs.toLocaleString("en")} jobs (${S.mode})`,
+      `\nchart-data read path — ${loaded.runs.toLocaleString("en")} runs, ${jobs.toLocaleString("en")} jobs (${S.mode}); load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(" ")} on ${os.cpus().length} CPUs`,
     );
     console.log(line(header));
     for (const r of rows) console.log(line(r));
+    console.log(
+      `aggregated 1y/day/all without the cache (in process, c=1): p50 ${coldAggregated.p50} ms, p95 ${coldAggregated.p95} ms, p99 ${coldAggregated.p99} ms`,
+    );
     console.log(
       `load ${loaded.runsPerSecond} runs/s · roll-up upkeep ${rollupMicros} µs/run · full rebuild ${rebuilt.seconds} s (identical: ${rebuilt.identical}) · database ${round(dbBytes / 2 ** 20, 1)} MiB`,
     );
@@ -450,10 +586,12 @@ async function main(): Promise<void> {
         cpus: os.cpus().length,
         cpuModel: os.cpus()[0]?.model,
         node: process.version,
-        loadAverage: os.loadavg(),
+        loadAverageAtStart,
+        loadAverageAtEnd: os.loadavg(),
       },
       load: { ...loaded, jobs, dbBytes },
       rollups: { upkeepMicrosPerRun: rollupMicros, rebuild: rebuilt },
+      coldAggregated,
       targets: { p95Ms: TARGET_P95_MS },
       results,
       plans,
@@ -469,7 +607,8 @@ async function main(): Promise<void> {
     );
     if (missed.length > 0 || results.some((m) => m.non2xx + m.errors > 0) || !rebuilt.identical) process.exitCode = 1;
   } finally {
-    await app.close();
+    if (!closed) await app.close();
+    await httpServer?.stop();
     if (!KEEP) fs.rmSync(tmpRoot, { recursive: true, force: true });
     else log(`data kept in ${tmpRoot}`);
   }

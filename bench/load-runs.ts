@@ -71,7 +71,9 @@ async function main(): Promise<void> {
     if (Date.now() - lastProgress > 5000) {
       lastProgress = Date.now();
       const s = (performance.now() - started) / 1000;
-      process.stderr.write(`  … ${stored.toLocaleString("en")} / ${total.toLocaleString("en")} runs (${Math.round(stored / s)} runs/s)\n`);
+      process.stderr.write(
+        `  … ${stored.toLocaleString("en")} / ${total.toLocaleString("en")} runs (${Math.round(stored / s)} runs/s)\n`,
+      );
     }
   };
   for (let k = args.fromRun; k < args.toRun; k++) {

@@ -18,7 +18,7 @@ import { createDuplistatus } from "../server/src/app";
 import { loadConfig } from "../server/src/config";
 import { mapReport } from "../server/src/ingest/map-report";
 import { validateReport } from "../server/src/ingest/validate-report";
-import { UploadBodyTemplate, baseDaysAgo } from "./lib/reports";
+import { UploadBodyTemplate, recentBase } from "./lib/reports";
 
 const CHUNKS = 6;
 
@@ -41,12 +41,14 @@ async function stage(label: string, n: number, work: (i: number) => unknown): Pr
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 6000);
   const template = new UploadBodyTemplate();
-  const bodies = Array.from({ length: n }, (_, i) => template.body(i, 500, 4, baseDaysAgo(Math.ceil(n / 2000) + 1)));
+  const bodies = Array.from({ length: n }, (_, i) => template.body(i, 500, 4, recentBase(Math.ceil(n / 2000))));
   const opts = { now: new Date(), timeZone: "UTC" };
   const objects = bodies.map((b) => JSON.parse(b) as unknown);
   const validated = objects.map((o) => validateReport(o));
 
-  process.stdout.write(`upload breakdown over ${n} distinct realistic reports (${bodies[0]!.length} B), ${os.cpus().length} CPUs, load average ${os.loadavg()[0]!.toFixed(2)}\n`);
+  process.stdout.write(
+    `upload breakdown over ${n} distinct realistic reports (${bodies[0]!.length} B), ${os.cpus().length} CPUs, load average ${os.loadavg()[0]!.toFixed(2)}\n`,
+  );
   await stage("parse (JSON.parse of the body)", n, (i) => JSON.parse(bodies[i]!));
   await stage("validate (validateReport)", n, (i) => validateReport(objects[i]));
   await stage("map (mapReport)", n, (i) => mapReport(validated[i]!, opts));

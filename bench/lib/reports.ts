@@ -39,10 +39,13 @@ export function beginTime(baseMs: number, s: number, j: number, k: number): Date
   return new Date(baseMs + k * DAY_MS + 3_600_000 + j * 3_600_000 + (s % 3600) * 1000);
 }
 
-/** Midnight UTC `days` days ago: run k = days-1 lands on "yesterday", so the fleet looks current. */
-export function baseDaysAgo(days: number): number {
-  const today = new Date();
-  return Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate()) - days * DAY_MS;
+/**
+ * The base for a fleet whose jobs have `runsPerJob` daily runs ending now: run k = runsPerJob - 1 starts between
+ * 5 h and 1 h ago (see beginTime), so every job is current and none is overdue. A fleet that looks overdue would
+ * have the server's overdue checker (every 5 minutes) open thousands of episodes during the measurements.
+ */
+export function recentBase(runsPerJob: number, now = Date.now()): number {
+  return now - (runsPerJob - 1) * DAY_MS - 6 * 3_600_000;
 }
 
 export function loadFixture(): Record<string, unknown> {
@@ -145,8 +148,14 @@ export function smallReport(baseMs: number, s: number, j: number, k: number): Re
       MessagesActualLength: 22,
       WarningsActualLength: result === "Warning" ? 1 : 0,
       ErrorsActualLength: result === "Error" ? 1 : 0,
-      Warnings: result === "Warning" ? ["[Warning-Duplicati.Library.Main.Operation.Backup.FileBlockProcessor.FileEntry-PathProcessingFailed]: Failed to process path: /data/locked.db"] : [],
-      Errors: result === "Error" ? ["[Error-Duplicati.Library.Main.Operation.BackupHandler-FatalError]: Fatal error"] : [],
+      Warnings:
+        result === "Warning"
+          ? [
+              "[Warning-Duplicati.Library.Main.Operation.Backup.FileBlockProcessor.FileEntry-PathProcessingFailed]: Failed to process path: /data/locked.db",
+            ]
+          : [],
+      Errors:
+        result === "Error" ? ["[Error-Duplicati.Library.Main.Operation.BackupHandler-FatalError]: Fatal error"] : [],
       BackendStatistics: {
         RemoteCalls: 21,
         BytesUploaded: 1_000_000 + ((s * 7919 + k * 104_729) % 400_000_000),

@@ -1,4 +1,5 @@
 import http from "node:http";
+import path from "node:path";
 import type Router from "@koa/router";
 import type { AddressInfo } from "node:net";
 import type { AppConfig } from "./config";
@@ -6,7 +7,7 @@ import { type Clock, systemClock } from "./core/clock";
 import { EventBus } from "./core/events";
 import { createLogger, type Logger } from "./core/logger";
 import { PluginHost } from "./core/plugin-host";
-import { Database } from "./db/database";
+import { Database, databaseOptions } from "./db/database";
 import { AuditService } from "./audit/audit-service";
 import { SessionAndTokenPolicy } from "./auth/access-policy";
 import type { AppContext } from "./context";
@@ -20,37 +21,27 @@ import { OverdueChecker } from "./monitoring/overdue-checker";
 import { MonitoringSettingsService } from "./monitoring/settings-service";
 import { createEmailPlugin, emailPluginConfig } from "./notifications/email-plugin";
 import { createNtfyPlugin, ntfyPluginConfig } from "./notifications/ntfy-plugin";
-import { type NotificationPluginServices, notificationPluginServices } from "./notifications/plugin-services";
-import { JobStateService } from "./reporting/job-state-service";
+import { legacyPlugin } from "./plugins/legacy";
+import { loadUserPlugins } from "./plugins/loader";
+import { attachPluginRuntime } from "./plugins/runtime";
+import { createPluginServices } from "./plugins/services";
+import { DbPluginSettingsStore } from "./plugins/settings-store";
+import { createWebhookPlugin } from "./plugins/webhook";
 import { ReportingService } from "./reporting/reporting-service";
 import { HealthService } from "./system/health-service";
 import { systemRoutes } from "./system/routes";
 import { VERSION } from "./version";
 import { createMqttBridgePlugin, mqttBridgeConfig } from "../../mqtt-bridge/src";
 
-/** Read-only services handed to plugins. */
-export interface PluginServices {
-  reporting: ReportingService;
-  /** Current state of every job (latest run, last success, overdue, next expected). */
-  jobs: JobStateService;
-  /** Per-job notification preferences with server defaults applied (resolvedPrefs). */
-  monitoring: NotificationPluginServices["monitoring"];
-  /** Server name / alias / note / URL by id. */
-  servers: NotificationPluginServices["servers"];
-  /** ntfy and SMTP settings, secrets decrypted (for sending only; never answered over HTTP). */
-  notificationConfig: NotificationPluginServices["notificationConfig"];
-  /** Renders the current notification template for an event. */
-  templates: NotificationPluginServices["templates"];
-  /** Records an audit entry; never throws. */
-  audit: NotificationPluginServices["audit"];
-}
+/** Read-only services handed to plugins: the public plugin API's (plugins/api.ts). */
+export type { PluginServices } from "./plugins/api";
 
 export interface Duplistatus {
   readonly config: AppConfig;
   readonly log: Logger;
   readonly db: Database;
   readonly events: EventBus;
-  readonly plugins: PluginHost<PluginServices>;
+  readonly plugins: PluginHost;
   readonly services: AppContext["services"];
   readonly context: AppContext;
   readonly routes: readonly RouteDef[];
@@ -73,10 +64,7 @@ export interface CreateOptions {
 export async function createDuplistatus(config: AppConfig, options: CreateOptions = {}): Promise<Duplistatus> {
   const log = options.log ?? createLogger(config.logLevel);
   const clock = options.clock ?? systemClock;
-  const db = await Database.open(
-    { sqliteFile: config.sqliteFile, synchronous: config.sqliteSynchronous, cacheMb: config.sqliteCacheMb },
-    log,
-  );
+  const db = await Database.open(databaseOptions(config), log);
   const events = new EventBus(log);
   const ingest = new IngestService({ db, events, clock, timeZone: config.timeZone });
   const reporting = new ReportingService({ db, clock, log });
@@ -103,16 +91,24 @@ export async function createDuplistatus(config: AppConfig, options: CreateOption
     access,
     services: { ingest, reporting, health, monitoring, overdue },
   };
-  const plugins = new PluginHost<PluginServices>({
+  const plugins = new PluginHost({
     events,
     log,
     clock,
-    services: { reporting, jobs: new JobStateService({ db, clock }), ...notificationPluginServices(context) },
+    ...createPluginServices(context),
+    secrets,
+    store: new DbPluginSettingsStore({ db, clock }),
+    host: { version: VERSION, timeZone: config.timeZone },
+    dataDir: path.join(config.dataDir, "plugin-data"),
+    ...(config.nodeEnv === "test" ? { startTimeoutMs: 5_000, stopTimeoutMs: 5_000 } : {}),
   });
-  plugins.register(createNtfyPlugin(), ntfyPluginConfig(config));
-  plugins.register(createEmailPlugin(), emailPluginConfig(config));
+  attachPluginRuntime(context, { host: plugins, pluginsDir: config.pluginsDir, version: VERSION });
+  await plugins.add(createNtfyPlugin(), { defaults: ntfyPluginConfig(config) });
+  await plugins.add(createEmailPlugin(), { defaults: emailPluginConfig(config) });
+  await plugins.add(createWebhookPlugin());
   const mqtt = mqttBridgeConfig(config, VERSION);
-  if (mqtt) plugins.register(createMqttBridgePlugin(), mqtt);
+  if (mqtt) await plugins.add(legacyPlugin(createMqttBridgePlugin(), { secrets: ["password"] }), { defaults: mqtt });
+  await loadUserPlugins(plugins, { pluginsDir: config.pluginsDir, version: VERSION, log });
 
   const routes: RouteDef[] = [];
   let openApiDoc: Record<string, unknown> | undefined;

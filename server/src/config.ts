@@ -27,7 +27,12 @@ const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(9666),
   HOST: z.string().default("0.0.0.0"),
   DATA_DIR: z.string().default("./data"),
-  DATABASE_URL: z.string().optional(),
+  // Unset (or empty): the SQLite file in DATA_DIR. Otherwise PostgreSQL (see docs/scale-out.md).
+  DATABASE_URL: z
+    .string()
+    .refine((v) => v.trim() === "" || /^postgres(ql)?:\/\/\S+$/i.test(v.trim()), "must be a postgres:// or postgresql:// URL")
+    .optional(),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
   NODE_ENV: z.string().default("production"),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   TZ: z.string().optional(),
@@ -69,6 +74,11 @@ const EnvSchema = z.object({
     z.enum(["token", "open"]).default("token"),
   ),
   METRICS_PROCESS: boolish.optional(),
+  /** User plugins' folder (default DATA_DIR/plugins). */
+  PLUGINS_DIR: z.string().optional(),
+  LOG_FILE: z.string().optional(),
+  DUPLICATI_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
+  COLLECT_INTERVAL_MINUTES: z.coerce.number().int().min(0).default(0),
 });
 
 export type AppConfig = {
@@ -76,6 +86,8 @@ export type AppConfig = {
   host: string;
   dataDir: string;
   databaseUrl: string | undefined;
+  /** PostgreSQL: connections in this instance's pool. */
+  databasePoolSize: number;
   sqliteFile: string;
   nodeEnv: string;
   isDevelopment: boolean;
@@ -124,6 +136,14 @@ export type AppConfig = {
   metricsAccess: "token" | "open";
   /** Add prom-client's process/Node.js metrics to /metrics. */
   metricsProcess: boolean;
+  /** Where user plugins are loaded from (PLUGINS_DIR, default DATA_DIR/plugins). */
+  pluginsDir: string;
+  /** Also write the JSON log lines to this file (absolute; LOG_FILE relative to DATA_DIR), rotated at start. */
+  logFile: string | undefined;
+  /** Timeout of each request to a Duplicati server (collect, schedule sync, connection test). */
+  duplicatiTimeoutMs: number;
+  /** Minutes between automatic collections from servers with a stored URL and password (0 = off). */
+  collectIntervalMinutes: number;
 };
 
 export class ConfigError extends Error {}
@@ -140,7 +160,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     port: e.PORT,
     host: e.HOST,
     dataDir,
-    databaseUrl: e.DATABASE_URL || undefined,
+    databaseUrl: e.DATABASE_URL?.trim() || undefined,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
     sqliteFile: path.join(dataDir, "backups.db"),
     nodeEnv: e.NODE_ENV,
     isDevelopment: e.NODE_ENV === "development",
@@ -178,5 +199,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     secureCookies: e.SECURE_COOKIES ?? false,
     metricsAccess: e.METRICS_ACCESS,
     metricsProcess: e.METRICS_PROCESS ?? false,
+    pluginsDir: e.PLUGINS_DIR?.trim() ? path.resolve(e.PLUGINS_DIR.trim()) : path.join(dataDir, "plugins"),
+    logFile: e.LOG_FILE?.trim() ? path.resolve(dataDir, e.LOG_FILE.trim()) : undefined,
+    duplicatiTimeoutMs: e.DUPLICATI_TIMEOUT_MS,
+    collectIntervalMinutes: e.COLLECT_INTERVAL_MINUTES,
   };
 }

@@ -4,13 +4,18 @@ import { chartsModule } from "./charts/module";
 import { authModule } from "./auth/module";
 import type { CoreModule } from "./context";
 import { dashboardModule } from "./dashboard/module";
+import { duplicatiModule } from "./duplicati/module";
+import { importerModule } from "./importer/module";
 import { RateLimiter } from "./http/rate-limit";
 import { ingestRoutes } from "./ingest/routes";
 import { metricsModule } from "./metrics/module";
 import { monitoringModule } from "./monitoring/module";
 import { notificationsModule } from "./notifications/module";
+import { pluginsModule } from "./plugins/module";
 import { reportingRoutes } from "./reporting/routes";
 import { serversModule } from "./servers/module";
+import { applicationLogsModule } from "./system/application-logs";
+import { cronModule } from "./system/cron-module";
 import { tokensModule } from "./tokens/module";
 
 /**
@@ -18,6 +23,7 @@ import { tokensModule } from "./tokens/module";
  * The system room (health, ping, OpenAPI) is added by app.ts because the OpenAPI document needs every other route.
  */
 export const CORE_MODULES: CoreModule[] = [
+  applicationLogsModule,
   authModule,
   {
     name: "ingest",
@@ -27,10 +33,14 @@ export const CORE_MODULES: CoreModule[] = [
   tokensModule,
   auditModule,
   maintenanceModule,
+  importerModule,
   monitoringModule,
   notificationsModule,
   serversModule,
   dashboardModule,
   chartsModule,
   metricsModule,
+  duplicatiModule,
+  cronModule,
+  pluginsModule,
 ];

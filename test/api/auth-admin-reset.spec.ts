@@ -4,6 +4,7 @@ import path from "node:path";
 import { expect } from "chai";
 import { getJson } from "../support/api";
 import { TEST_ADMIN_PASSWORD, login } from "../support/auth";
+import { databaseEnv } from "../support/postgres";
 import { databaseFile, withDatabase } from "../support/sqlite";
 import { startTestServer, tempDataDir, type TestServer } from "../support/server";
 
@@ -20,9 +21,11 @@ interface CliResult {
   stderr: string;
 }
 
-function run(file: string, args: string[], env: Record<string, string>): Promise<CliResult> {
+async function run(file: string, args: string[], env: Record<string, string>): Promise<CliResult> {
+  // PostgreSQL mode: the folder's database, as the server on the same folder uses.
+  const database = env.DATA_DIR ? await databaseEnv(env.DATA_DIR) : {};
   return new Promise((resolve) => {
-    execFile(file, args, { cwd: ROOT, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+    execFile(file, args, { cwd: ROOT, env: { ...process.env, ...database, ...env } }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });

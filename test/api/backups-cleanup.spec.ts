@@ -108,11 +108,11 @@ function expectJobsRecomputed(dataDir: string): void {
     const wrong = db
       .prepare(
         `SELECT j.server_id, j.backup_name FROM jobs j
-          WHERE j.first_run_date IS NOT (SELECT MIN(date) FROM backups b WHERE b.server_id = j.server_id AND b.backup_name = j.backup_name)
-             OR j.last_success_date IS NOT (SELECT MAX(date) FROM backups b WHERE b.server_id = j.server_id
+          WHERE j.first_run_date IS DISTINCT FROM (SELECT MIN(date) FROM backups b WHERE b.server_id = j.server_id AND b.backup_name = j.backup_name)
+             OR j.last_success_date IS DISTINCT FROM (SELECT MAX(date) FROM backups b WHERE b.server_id = j.server_id
                     AND b.backup_name = j.backup_name AND b.status IN ('Success', 'Warning'))
-             OR j.latest_status IS NOT (SELECT status FROM backups b WHERE b.id = j.latest_run_id)
-             OR j.latest_known_file_size IS NOT (SELECT known_file_size FROM backups b WHERE b.id = j.latest_run_id)`,
+             OR j.latest_status IS DISTINCT FROM (SELECT status FROM backups b WHERE b.id = j.latest_run_id)
+             OR j.latest_known_file_size IS DISTINCT FROM (SELECT known_file_size FROM backups b WHERE b.id = j.latest_run_id)`,
       )
       .all();
     expect(wrong, "jobs with stale first/last-success/latest fields").to.deep.equal([]);
@@ -330,7 +330,7 @@ describe("DELETE /api/backups/delete-job", function () {
     }
   });
 
-  it("deletes the job's runs, the job and its notification settings, names the server by its alias, emits no event", async () => {
+  it("deletes the job's runs, the job and its notification settings, names the server by its alias, announces the server as updated", async () => {
     await s.app.db.write(async (q) => {
       await insertNotificationPrefs(q, "srv-x", "A");
       await insertNotificationPrefs(q, "srv-x", "__default__");
@@ -350,7 +350,8 @@ describe("DELETE /api/backups/delete-job", function () {
       backupName: "A",
     });
     await s.app.events.idle();
-    expect(events).to.deep.equal([]);
+    // Integrations (MQTT discovery) learn at once that the server lost a job.
+    expect(events).to.deep.equal(["updated"]);
     const sum = await summary(s);
     expect([sum.totalBackupsRuns, sum.totalBackups, sum.totalUploadedSize]).to.deep.equal([3, 2, 20 + 21 + 30]);
     expect((await lastBackups(s, "srv-x")).body.backup_names).to.deep.equal(["B"]);

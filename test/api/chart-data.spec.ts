@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import { expect } from "chai";
+import { ChartService } from "../../server/src/charts/chart-service";
 import { rebuildChartRollups } from "../../server/src/charts/rollups";
 import { ManualClock } from "../../server/src/core/clock";
-import { openSqliteFile } from "../../server/src/db/dialect";
 import { type RunSpec, getJson, makeReport, upload, uploadOk } from "../support/api";
 import { type BrowserSession, login } from "../support/auth";
 import { startTestServer, tempDataDir, type TestServer } from "../support/server";
@@ -180,6 +180,7 @@ const points = (series: Series | undefined) =>
 describe("chart data API (/api/chart-data/*)", function () {
   let s: TestServer;
   let admin: BrowserSession;
+  const clock = new ManualClock(NOW);
 
   const get = async <T = ChartBody>(path: string) => {
     const r = await admin.request(path);
@@ -202,7 +203,7 @@ describe("chart data API (/api/chart-data/*)", function () {
   };
 
   before(async () => {
-    s = await startTestServer({ LOGIN_RATE_LIMIT: "1000" }, { clock: new ManualClock(NOW) });
+    s = await startTestServer({ LOGIN_RATE_LIMIT: "1000" }, { clock });
     for (const key of UPLOAD_ORDER) await uploadOk(s, makeReport(RUNS.find((r) => r.key === key) as Run));
     admin = await login(s);
   });
@@ -369,6 +370,24 @@ describe("chart data API (/api/chart-data/*)", function () {
       ]);
       expect(points(d.metrics.size).map((p) => p[1])).to.deep.equal([1000, 5000, 1100, 2000]);
       expect(d.summary).to.include({ totalBackups: 4, totalDuration: 1000, jobs: 3, totalData: 1100 + 5000 + 2000 });
+    });
+
+    it("the ready-made JSON text the route sends is the service's answer, cached or not", async () => {
+      const service = new ChartService({ db: s.app.db, clock });
+      const queries: Array<Record<string, string>> = [
+        { period: "7d", granularity: "day" },
+        { period: "7d", granularity: "day", metric: "size,versions" },
+        { from: "2025-06-10T01:00:00Z", to: "2025-06-10T02:30:00Z", granularity: "minute" },
+      ];
+      for (const query of queries) {
+        const object = { status: "success", data: await service.aggregated(query) };
+        const first = await service.aggregatedJson(query);
+        const again = await service.aggregatedJson(query);
+        expect(JSON.parse(first)).to.deep.equal(JSON.parse(JSON.stringify(object)));
+        expect(again).to.equal(first);
+        const http = await get(`/api/chart-data/aggregated?${new URLSearchParams(query).toString()}`);
+        expect(http.body).to.deep.equal(JSON.parse(first));
+      }
     });
 
     it("defaults: period 7d, metric all, granularity hour", async () => {
@@ -879,12 +898,25 @@ describe("chart data API (/api/chart-data/*)", function () {
       const path = "/api/chart-data/aggregated?period=1d&granularity=hour&metric=uploaded";
       const first = await ok(path);
       expect(await ok(path)).to.deep.equal(first);
-      await uploadOk(s, makeReport({ machineId: B, machineName: "beta", backupName: "Docs", begin: "2025-06-11T11:10:00Z", uploaded: 5 }));
+      await uploadOk(
+        s,
+        makeReport({
+          machineId: B,
+          machineName: "beta",
+          backupName: "Docs",
+          begin: "2025-06-11T11:10:00Z",
+          uploaded: 5,
+        }),
+      );
       const second = await ok(path);
       expect(second.summary.totalBackups).to.equal(Number(first.summary.totalBackups) + 1);
       expect(second.summary.totalUploaded).to.equal(Number(first.summary.totalUploaded) + 5);
-      await s.app.db.write((q) => q.run(`UPDATE chart_rollups SET uploaded = uploaded + 1000 WHERE granularity = 'hour'`));
-      expect((await ok(path)).summary.totalUploaded).to.equal(Number(second.summary.totalUploaded) + 1000 * 2);
+      await s.app.db.write((q) =>
+        q.run(`UPDATE chart_rollups SET uploaded = uploaded + 1000 WHERE granularity = 'hour'`),
+      );
+      expect((await ok(path)).summary.totalUploaded).to.equal(
+        Number(second.summary.totalUploaded) + 1000 * (second.metrics.uploaded?.data.length ?? 0),
+      );
       await s.app.db.write((q) => rebuildChartRollups(q, s.app.db.dialect));
       expect(await ok(path)).to.deep.equal(second);
     });
@@ -921,14 +953,13 @@ describe("chart roll-ups migration", () => {
       let s = await startTestServer({}, { dataDir, clock: new ManualClock(NOW) });
       for (const r of RUNS) await uploadOk(s, makeReport(r));
       const want = await s.app.db.read((q) => q.all(`SELECT * FROM chart_rollups ORDER BY granularity, bucket_start`));
-      const file = s.app.db.sqliteFile;
+      // Back to the schema before the migration, with the runs kept (portable SQL: SQLite or PostgreSQL).
+      await s.app.db.write(async (q) => {
+        await q.run(`DROP TABLE chart_rollups`);
+        await q.run(`DROP INDEX idx_backups_chart`);
+        await q.run(`DELETE FROM migrations WHERE name = ?`, ["ChartRollups1764460800000"]);
+      });
       await s.close();
-      // Back to the schema before the migration, with the runs kept.
-      const conn = openSqliteFile(file, { readonly: false });
-      conn.exec(`DROP TABLE chart_rollups`);
-      conn.exec(`DROP INDEX idx_backups_server_date`);
-      conn.prepare(`DELETE FROM migrations WHERE name = ?`).run("ChartRollups1764460800000");
-      conn.close();
       s = await startTestServer({}, { dataDir, clock: new ManualClock(NOW) });
       const got = await s.app.db.read((q) => q.all(`SELECT * FROM chart_rollups ORDER BY granularity, bucket_start`));
       expect(want).to.have.length.greaterThan(10);

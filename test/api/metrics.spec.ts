@@ -3,7 +3,6 @@ import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import { ManualClock } from "../../server/src/core/clock";
-import { openSqliteFile } from "../../server/src/db/dialect";
 import {
   FIXTURES,
   type LastBackupsBody,
@@ -455,16 +454,16 @@ describe("run counters migration", () => {
         s,
         makeReport({ machineId: "m2", backupName: "B", status: "Warning", begin: new Date(NOW - DAY).toISOString() }),
       );
-      const file = s.app.db.sqliteFile;
+      // Back to the schema before the migration, with a run whose status the migration must count as Unknown
+      // (portable SQL: SQLite or PostgreSQL).
+      await s.app.db.write(async (q) => {
+        for (const c of ["runs_success", "runs_warning", "runs_error", "runs_fatal", "runs_unknown"]) {
+          await q.run(`ALTER TABLE jobs DROP COLUMN ${c}`);
+        }
+        await q.run(`UPDATE backups SET status = 'Odd' WHERE server_id = 'm1' AND status = 'Error'`);
+        await q.run(`DELETE FROM migrations WHERE name = ?`, ["JobRunCounters1764554400000"]);
+      });
       await s.close();
-      // Back to the schema before the migration, with a run whose status the migration must count as Unknown.
-      const conn = openSqliteFile(file, { readonly: false });
-      for (const c of ["runs_success", "runs_warning", "runs_error", "runs_fatal", "runs_unknown"]) {
-        conn.exec(`ALTER TABLE jobs DROP COLUMN ${c}`);
-      }
-      conn.prepare(`UPDATE backups SET status = 'Odd' WHERE server_id = 'm1' AND status = 'Error'`).run();
-      conn.prepare(`DELETE FROM migrations WHERE name = ?`).run("JobRunCounters1764554400000");
-      conn.close();
 
       s = await startTestServer({ METRICS_ACCESS: "open" }, { clock, dataDir });
       try {

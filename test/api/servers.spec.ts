@@ -17,6 +17,7 @@ import {
 } from "../support/api";
 import { type BrowserSession, login } from "../support/auth";
 import { startTestServer, type TestServer } from "../support/server";
+import { postgresMode } from "../support/postgres";
 
 /** Server management over HTTP: list, view, edit (PATCH and PUT), server-url, delete, duplicates and merge. */
 
@@ -621,11 +622,16 @@ describe("server management API", function () {
       const before = await summary(s);
       const map = await settingsMap();
       // Deleting the second old server fails, after the first one was already merged inside the transaction.
-      await s.app.db.write((q) =>
-        q.run(
-          `CREATE TEMP TRIGGER fail_merge BEFORE DELETE ON servers WHEN OLD.id = 'tri-2' BEGIN SELECT RAISE(ABORT, 'boom'); END`,
-        ),
-      );
+      const failing = postgresMode
+        ? [
+            `CREATE FUNCTION fail_merge() RETURNS trigger LANGUAGE plpgsql AS $$
+               BEGIN IF OLD.id = 'tri-2' THEN RAISE EXCEPTION 'boom'; END IF; RETURN OLD; END $$`,
+            `CREATE TRIGGER fail_merge BEFORE DELETE ON servers FOR EACH ROW EXECUTE FUNCTION fail_merge()`,
+          ]
+        : [`CREATE TEMP TRIGGER fail_merge BEFORE DELETE ON servers WHEN OLD.id = 'tri-2' BEGIN SELECT RAISE(ABORT, 'boom'); END`];
+      await s.app.db.write(async (q) => {
+        for (const sql of failing) await q.run(sql);
+      });
       try {
         const r = await call(admin, "POST", "/api/servers/merge", {
           oldServerIds: ["tri-1", "tri-2"],
@@ -634,7 +640,10 @@ describe("server management API", function () {
         expect(r.status).to.equal(500);
         expect(r.body).to.deep.equal({ error: "Failed to merge servers" });
       } finally {
-        await s.app.db.write((q) => q.run(`DROP TRIGGER fail_merge`));
+        const cleanup = postgresMode ? [`DROP TRIGGER fail_merge ON servers`, `DROP FUNCTION fail_merge()`] : [`DROP TRIGGER fail_merge`];
+        await s.app.db.write(async (q) => {
+          for (const sql of cleanup) await q.run(sql);
+        });
       }
       expect(await summary(s)).to.deep.equal(before);
       expect(await settingsMap()).to.deep.equal(map);

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
+import { databaseEnv } from "./postgres";
 
 /**
  * The real server as a child process (`node --import tsx server/src/main.ts`), for tests that kill it. Only the
@@ -54,6 +55,8 @@ export async function spawnServer(
       LOG_LEVEL: "silent",
       // Many uploads from one address is the point of these tests, not abuse.
       UPLOAD_RATE_LIMIT: "0",
+      // PostgreSQL mode: the folder's database (made on first use), as the SQLite file would be the folder's.
+      ...(await databaseEnv(dataDir)),
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],

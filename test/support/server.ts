@@ -4,6 +4,7 @@ import path from "node:path";
 import { createDuplistatus, type Duplistatus } from "../../server/src/app";
 import { loadConfig } from "../../server/src/config";
 import type { Clock } from "../../server/src/core/clock";
+import { databaseEnv, databaseOfDataDir, dropTestDatabase } from "./postgres";
 
 export interface TestServer {
   app: Duplistatus;
@@ -21,7 +22,7 @@ export function tempDataDir(prefix = "duplistatus-test-"): string {
 
 /**
  * Starts the real application on an ephemeral port over a fresh SQLite file in a temporary folder; tests talk to it
- * over HTTP.
+ * over HTTP. With TEST_DATABASE_URL set, over a fresh PostgreSQL database instead (see postgres.ts).
  */
 export async function startTestServer(
   env: Record<string, string> = {},
@@ -36,6 +37,7 @@ export async function startTestServer(
     HOST: "127.0.0.1",
     DATA_DIR: dataDir,
     ADMIN_PASSWORD: "Test-Admin-Passw0rd",
+    ...(await databaseEnv(dataDir)),
     ...env,
   });
   const app = await createDuplistatus(config, { clock: options.clock });
@@ -55,7 +57,11 @@ export async function startTestServer(
       }),
     async close() {
       await app.close();
-      if (!options.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+      if (!options.dataDir) {
+        const pg = databaseOfDataDir(dataDir);
+        if (pg) await dropTestDatabase(pg);
+        fs.rmSync(dataDir, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import path from "node:path";
 import { expect } from "chai";
+import { databaseOfDataDir, isQuery, postgresMode, queryRowsSync, runSync } from "./postgres";
 
 /**
  * Direct, read-only inspection of a server's SQLite file after the server has stopped (integrity checks, columns the
@@ -28,8 +29,14 @@ export function databaseFile(dataDir: string): string {
   return path.join(dataDir, "backups.db");
 }
 
-/** Opens the database file of a stopped server. */
+/**
+ * Opens the database file of a stopped server. In PostgreSQL mode (TEST_DATABASE_URL) a folder whose server ran on
+ * PostgreSQL gets the same calls answered from its database instead (see postgres.ts); SQLite's own checks
+ * (integrity_check, foreign_key_check) have nothing to do there, PostgreSQL enforces both on every write.
+ */
 export function openDatabase(dataDir: string): SqliteDatabase {
+  const pgUrl = postgresMode ? databaseOfDataDir(dataDir) : undefined;
+  if (pgUrl) return postgresInspector(pgUrl);
   const Ctor = requireFromHere("better-sqlite3") as SqliteConstructor;
   return new Ctor(databaseFile(dataDir), { fileMustExist: true });
 }
@@ -99,4 +106,22 @@ export function assertConsistentDatabase(dataDir: string): number {
     ).to.equal(0);
     return count(db, `SELECT COUNT(*) AS n FROM backups`);
   });
+}
+
+function postgresInspector(url: string): SqliteDatabase {
+  const statement = (sql: string) => ({
+    all: (...params: unknown[]) => (isQuery(sql) ? queryRowsSync(url, sql, params) : (runSync(url, sql, params), [])),
+    get: (...params: unknown[]) => queryRowsSync(url, sql, params)[0],
+    run: (...params: unknown[]) => ({ changes: runSync(url, sql, params) }),
+  });
+  return {
+    prepare: statement,
+    pragma(source: string) {
+      const name = source.trim().toLowerCase();
+      if (name === "integrity_check") return [{ integrity_check: "ok" }];
+      if (name === "foreign_key_check") return [];
+      throw new Error(`PRAGMA ${source}: SQLite only (the server ran on PostgreSQL)`);
+    },
+    close: () => undefined,
+  };
 }

@@ -1,7 +1,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
-import { rebuildChartRollups } from "../../server/src/charts/rollups";
+import {
+  addJobsToChartRollups,
+  rebuildChartRollups,
+  removeJobsFromChartRollups,
+} from "../../server/src/charts/rollups";
 import { ManualClock } from "../../server/src/core/clock";
 import { EventBus } from "../../server/src/core/events";
 import { createLogger } from "../../server/src/core/logger";
@@ -87,5 +91,51 @@ describe("chart roll-ups: incremental upkeep equals a rebuild", () => {
     const incremental = await rollups();
     await db.write((q) => rebuildChartRollups(q, db.dialect));
     expect(await rollups()).to.deep.equal(incremental);
+  });
+
+  describe("whole jobs out and in (delete a job or a server, merge servers) without a rebuild", () => {
+    const rebuilt = async () => {
+      const kept = await rollups();
+      await db.write((q) => rebuildChartRollups(q, db.dialect));
+      const fresh = await rollups();
+      return { kept, fresh };
+    };
+
+    it("removing one job before deleting its runs", async () => {
+      for (const spec of randomRuns(5, 150)) await ingest.ingest(makeReport(spec));
+      await db.write(async (q) => {
+        await removeJobsFromChartRollups(q, db.dialect, { serverId: "m1", backupName: "A" });
+        await q.run(`DELETE FROM backups WHERE server_id = ? AND backup_name = ?`, ["m1", "A"]);
+      });
+      const { kept, fresh } = await rebuilt();
+      expect(kept).to.deep.equal(fresh);
+    });
+
+    it("removing a server's jobs before deleting its runs", async () => {
+      for (const spec of randomRuns(6, 150)) await ingest.ingest(makeReport(spec));
+      await db.write(async (q) => {
+        await removeJobsFromChartRollups(q, db.dialect, { serverId: "m1" });
+        await q.run(`DELETE FROM backups WHERE server_id = ?`, ["m1"]);
+      });
+      const { kept, fresh } = await rebuilt();
+      expect(kept).to.deep.equal(fresh);
+      expect(kept.length).to.be.greaterThan(0);
+    });
+
+    it("merging one server into another: out before the move, the target back in after", async () => {
+      for (const spec of randomRuns(8, 150)) await ingest.ingest(makeReport(spec));
+      await db.write(async (q) => {
+        await removeJobsFromChartRollups(q, db.dialect, { serverId: "m2" });
+        await removeJobsFromChartRollups(q, db.dialect, { serverId: "m1" });
+        await q.run(
+          `DELETE FROM backups WHERE server_id = 'm2' AND EXISTS (SELECT 1 FROM backups t
+             WHERE t.server_id = 'm1' AND t.backup_name = backups.backup_name AND t.date = backups.date)`,
+        );
+        await q.run(`UPDATE backups SET server_id = 'm1' WHERE server_id = 'm2'`);
+        await addJobsToChartRollups(q, db.dialect, { serverId: "m1" });
+      });
+      const { kept, fresh } = await rebuilt();
+      expect(kept).to.deep.equal(fresh);
+    });
   });
 });

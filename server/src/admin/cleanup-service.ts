@@ -122,7 +122,7 @@ export class BackupCleanupService {
   /** Deletes every run of one job and the job itself. 404 when the job has no runs (the original answered 500). */
   async deleteJob(serverId: string, backupName: string, actor: AuditActor): Promise<DeleteJobResult> {
     const job = { server_id: serverId, backup_name: backupName };
-    const { deletedCount, serverName } = await this.deps.db.write(async (q) => {
+    const { deletedCount, serverName, ref } = await this.deps.db.write(async (q) => {
       const server = await getServerById(q, serverId);
       const span = await dateSpanOfJob(q, job);
       const deletedCount = server ? await deleteRunsOfJob(q, job) : 0;
@@ -142,8 +142,10 @@ export class BackupCleanupService {
         targetId: `${serverId}:${backupName}`,
         details: { serverId, serverName, backupName, deletedCount },
       });
-      return { deletedCount, serverName };
+      return { deletedCount, serverName, ref: { id: server.id, name: server.name, alias: server.alias } };
     });
+    // Integrations that publish per-job state (MQTT discovery) drop the job now rather than at their next resync.
+    this.deps.events.emit("serverChanged", { serverId, change: "updated", server: ref });
     return {
       message: `Successfully deleted ${deletedCount} backup record(s) for "${backupName}" from server "${serverName}"`,
       status: 200,

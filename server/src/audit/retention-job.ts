@@ -30,6 +30,9 @@ export class AuditRetentionJob {
     this.job = null;
   }
 
+  /** Told after each scheduled run, with its error if it failed (the cron task registry's record). */
+  onScheduledRun?: (error?: unknown) => void;
+
   /** When the scheduler will next fire (null once stopped). */
   nextRunAt(): Date | null {
     const next: { getTime(): number } | null | undefined = this.job?.nextInvocation();
@@ -41,13 +44,17 @@ export class AuditRetentionJob {
     if (this.running) return;
     this.running = true;
     try {
+      // Several instances on one database: only the lease holder runs the scheduled cleanup (db/leader.ts).
+      if (!(await this.ctx.db.leader.isLeader())) return;
       const result = await runAuditRetention(this.ctx);
       this.ctx.log.info(
         { deletedCount: result.deletedCount, retentionDays: result.retentionDays },
         "audit log retention cleanup done",
       );
+      this.onScheduledRun?.();
     } catch (err) {
       this.ctx.log.error({ err }, "audit log retention cleanup failed");
+      this.onScheduledRun?.(err);
     } finally {
       this.running = false;
     }

@@ -217,31 +217,29 @@ export interface JobBreakdownRow {
   first_size: number;
 }
 
-/** Per job of a scope (one server, or one job): totals over the range and the figures of its first and last runs. */
+/**
+ * Per job of a scope (one server, or one job): totals over the range (one GROUP BY over the runs, read from the
+ * covering index idx_backups_chart) and the figures of its first and last runs (two unique-index lookups per job).
+ */
 export async function jobBreakdown(q: Queryable, filter: RunFilter): Promise<JobBreakdownRow[]> {
   const rows = await q.all<Record<string, unknown>>(
-    `SELECT backup_name,
-            COUNT(*) AS runs,
-            SUM(CASE WHEN ${OK_SQL} THEN 1 ELSE 0 END) AS ok_runs,
-            SUM(CASE WHEN ${FAILED_SQL} THEN 1 ELSE 0 END) AS failed_runs,
-            SUM(CASE WHEN status = 'Success' THEN 1 ELSE 0 END) AS clean_runs,
-            SUM(duration_ms) AS duration_ms,
-            SUM(uploaded_size) AS uploaded,
-            MIN(date) AS first_date,
-            MAX(date) AS last_date,
-            MAX(CASE WHEN rn_last = 1 THEN status END) AS last_status,
-            SUM(CASE WHEN rn_last = 1 THEN size ELSE 0 END) AS size,
-            SUM(CASE WHEN rn_last = 1 THEN examined_files ELSE 0 END) AS files,
-            SUM(CASE WHEN rn_last = 1 THEN known_file_size ELSE 0 END) AS storage,
-            SUM(CASE WHEN rn_last = 1 THEN backup_list_count ELSE 0 END) AS versions,
-            SUM(CASE WHEN rn_first = 1 THEN size ELSE 0 END) AS first_size
-       FROM (SELECT backup_name, date, status, ${durationMsSql("duration_seconds")} AS duration_ms, uploaded_size,
-                    size, examined_files, known_file_size, backup_list_count,
-                    ROW_NUMBER() OVER (PARTITION BY backup_name ORDER BY date DESC) AS rn_last,
-                    ROW_NUMBER() OVER (PARTITION BY backup_name ORDER BY date ASC) AS rn_first
-               FROM backups WHERE ${filter.where}) runs
-      GROUP BY backup_name
-      ORDER BY backup_name`,
+    `SELECT g.backup_name, g.runs, g.ok_runs, g.failed_runs, g.clean_runs, g.duration_ms, g.uploaded, g.first_date,
+            g.last_date, l.status AS last_status, l.size, l.examined_files AS files, l.known_file_size AS storage,
+            l.backup_list_count AS versions, f.size AS first_size
+       FROM (SELECT server_id, backup_name,
+                    COUNT(*) AS runs,
+                    SUM(CASE WHEN ${OK_SQL} THEN 1 ELSE 0 END) AS ok_runs,
+                    SUM(CASE WHEN ${FAILED_SQL} THEN 1 ELSE 0 END) AS failed_runs,
+                    SUM(CASE WHEN status = 'Success' THEN 1 ELSE 0 END) AS clean_runs,
+                    SUM(${durationMsSql("duration_seconds")}) AS duration_ms,
+                    SUM(uploaded_size) AS uploaded,
+                    MIN(date) AS first_date,
+                    MAX(date) AS last_date
+               FROM backups WHERE ${filter.where}
+              GROUP BY server_id, backup_name) g
+       JOIN backups l ON l.server_id = g.server_id AND l.backup_name = g.backup_name AND l.date = g.last_date
+       JOIN backups f ON f.server_id = g.server_id AND f.backup_name = g.backup_name AND f.date = g.first_date
+      ORDER BY g.backup_name`,
     filter.params,
   );
   return rows.map((r) => ({

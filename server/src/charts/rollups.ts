@@ -107,6 +107,57 @@ export async function addRunToChartRollups(q: Queryable, run: RollupRun): Promis
   await q.run(UPSERT_SQL, params);
 }
 
+/** Whole jobs: every job of a server, or one job. */
+export interface JobScope {
+  serverId: string;
+  backupName?: string;
+}
+
+/**
+ * Takes whole jobs out of the roll-ups: call it in the same transaction BEFORE deleting (or moving away) all the
+ * runs of those jobs. A job's share of a bucket is its sums and its last run's gauges, and jobs add up, so
+ * subtracting it is exact, and it reads only those jobs' runs (a full rebuild reads every run). For some runs of a
+ * job only (retention), delete them and then rebuild the range they covered instead.
+ */
+export function removeJobsFromChartRollups(
+  q: Queryable,
+  dialect: DialectKind | Pick<Dialect, "kind">,
+  scope: JobScope,
+): Promise<void> {
+  return shiftJobs(q, typeof dialect === "string" ? dialect : dialect.kind, scope, -1);
+}
+
+/**
+ * Adds whole jobs to the roll-ups: call it AFTER moving runs to a job (e.g. a server merge: remove both servers'
+ * jobs before the move, add the target's after it).
+ */
+export function addJobsToChartRollups(
+  q: Queryable,
+  dialect: DialectKind | Pick<Dialect, "kind">,
+  scope: JobScope,
+): Promise<void> {
+  return shiftJobs(q, typeof dialect === "string" ? dialect : dialect.kind, scope, 1);
+}
+
+async function shiftJobs(q: Queryable, kind: DialectKind, scope: JobScope, sign: 1 | -1): Promise<void> {
+  const filter =
+    scope.backupName === undefined
+      ? { where: "server_id = ?", params: [scope.serverId] }
+      : { where: "server_id = ? AND backup_name = ?", params: [scope.serverId, scope.backupName] };
+  for (const granularity of ROLLUP_GRANULARITIES) {
+    const select = bucketAggregateSql(kind, granularity, filter);
+    // "WHERE 1 = 1": SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT (else it reads ON as a join's).
+    await q.run(
+      `INSERT INTO chart_rollups (granularity, bucket_start, ${ROLLUP_COLUMNS.join(", ")})
+       SELECT ?, bucket, ${ROLLUP_COLUMNS.map((c) => `${sign} * ${c}`).join(", ")} FROM (${select.sql}) buckets WHERE 1 = 1
+       ON CONFLICT (granularity, bucket_start) DO UPDATE SET
+       ${ROLLUP_COLUMNS.map((c) => `${c} = chart_rollups.${c} + excluded.${c}`).join(", ")}`,
+      [granularity, ...select.params],
+    );
+  }
+  if (sign < 0) await q.run(`DELETE FROM chart_rollups WHERE runs = 0`);
+}
+
 export interface RebuildRange {
   /** ISO 8601 or epoch ms: the first bucket rebuilt is the one containing it (default: the beginning). */
   from?: string | number;

@@ -15,7 +15,7 @@ import { usernameProblem } from "../auth/user-service";
 import { ConfigError, loadConfig } from "../config";
 import { systemClock } from "../core/clock";
 import { createLogger } from "../core/logger";
-import { Database } from "../db/database";
+import { Database, databaseOptions } from "../db/database";
 
 const USAGE = "usage: npm run admin:reset -- <username> <new password>";
 
@@ -52,17 +52,15 @@ async function main(argv: string[]): Promise<number> {
   const log = createLogger(process.env.LOG_LEVEL ? config.logLevel : "warn");
   let db: Database | undefined;
   try {
-    db = await Database.open(
-      { sqliteFile: config.sqliteFile, synchronous: config.sqliteSynchronous, cacheMb: config.sqliteCacheMb },
-      log,
-    );
+    db = await Database.open(databaseOptions(config), log);
     const audit = new AuditService({ db, clock: systemClock, log });
     const result = await recoverAccount({ db, audit, clock: systemClock }, username, password);
     const role = result.isAdmin ? "administrator" : "user";
+    const where = config.databaseUrl ? "the PostgreSQL database" : config.sqliteFile;
     console.log(
       result.created
-        ? `admin:reset: created administrator "${result.username}" in ${config.sqliteFile}; it can log in now.`
-        : `admin:reset: password of ${role} "${result.username}" reset in ${config.sqliteFile}; lock and must-change cleared, ${result.sessionsEnded} session(s) ended.`,
+        ? `admin:reset: created administrator "${result.username}" in ${where}; it can log in now.`
+        : `admin:reset: password of ${role} "${result.username}" reset in ${where}; lock and must-change cleared, ${result.sessionsEnded} session(s) ended.`,
     );
     return 0;
   } catch (err) {

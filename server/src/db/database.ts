@@ -1,21 +1,29 @@
 import fs from "node:fs";
 import path from "node:path";
 import { DataSource, QueryFailedError, type QueryRunner } from "typeorm";
+import type { AppConfig } from "../config";
 import type { Logger } from "../core/logger";
 import {
   type Dialect,
   type SqliteConnection,
   type SqliteExecutor,
+  POSTGRES_MIGRATION_LOCK,
+  bindParams,
+  isRetryablePostgresError,
   isSqliteConnection,
   openSqliteFile,
+  postgresDialect,
+  postgresTypes,
   sqliteDialect,
   sqliteDump,
   sqliteExecutor,
   sqliteOnlineBackup,
 } from "./dialect";
 import { ALL_ENTITIES } from "./entities";
+import { type LeaderLease, PostgresLeaderLease, alwaysLeader } from "./leader";
 import { Mutex } from "./mutex";
 import { SQLITE_MIGRATIONS } from "./migrations/sqlite";
+import { POSTGRES_MIGRATIONS } from "./migrations/postgres";
 
 /** What repositories see of a connection: portable SQL with `?` placeholders. */
 export interface Queryable {
@@ -28,7 +36,25 @@ export interface DatabaseOptions {
   sqliteFile: string;
   synchronous: "NORMAL" | "FULL";
   cacheMb: number;
+  /** postgres://… (DATABASE_URL): PostgreSQL instead of the SQLite file; the SQLite options are then unused. */
+  databaseUrl?: string;
+  /** PostgreSQL: connections in the pool (default 10). */
+  poolSize?: number;
 }
+
+/** The database options of a configuration: DATABASE_URL when set, otherwise the SQLite file in DATA_DIR. */
+export function databaseOptions(config: AppConfig): DatabaseOptions {
+  return {
+    sqliteFile: config.sqliteFile,
+    synchronous: config.sqliteSynchronous,
+    cacheMb: config.sqliteCacheMb,
+    databaseUrl: config.databaseUrl,
+    poolSize: config.databasePoolSize,
+  };
+}
+
+/** Whether a DATABASE_URL names PostgreSQL. */
+export const isPostgresUrl = (url: string | undefined): url is string => !!url && /^postgres(ql)?:\/\//i.test(url);
 
 const STATEMENT_CACHE_SIZE = 200;
 
@@ -61,15 +87,15 @@ function executorQueryable(executor: () => SqliteExecutor, dialect: Dialect): Qu
 function queryable(runner: QueryRunner, dialect: Dialect): Queryable {
   return {
     async all<T>(sql: string, params: readonly unknown[] = []) {
-      const res = await runner.query(dialect.sql(sql), [...params], true);
+      const res = await runner.query(dialect.sql(sql), bindParams(params), true);
       return (res.records ?? []) as T[];
     },
     async get<T>(sql: string, params: readonly unknown[] = []) {
-      const res = await runner.query(dialect.sql(sql), [...params], true);
+      const res = await runner.query(dialect.sql(sql), bindParams(params), true);
       return (res.records as T[] | undefined)?.[0];
     },
     async run(sql: string, params: readonly unknown[] = []) {
-      const res = await runner.query(dialect.sql(sql), [...params], true);
+      const res = await runner.query(dialect.sql(sql), bindParams(params), true);
       return { changes: res.affected ?? 0 };
     },
   };
@@ -85,6 +111,11 @@ export class Database {
   /** SQLite: units of work run on the executor (see dialect.ts); other dialects go through the query runner. */
   private executor: SqliteExecutor | undefined;
   private readonly q: Queryable;
+  /**
+   * Whether this instance runs the scheduled tasks now (see leader.ts): always on SQLite, the advisory-lock holder
+   * among the instances sharing a PostgreSQL database.
+   */
+  readonly leader: LeaderLease;
 
   private constructor(
     readonly dataSource: DataSource,
@@ -92,6 +123,9 @@ export class Database {
     private readonly log: Logger,
   ) {
     this.runner = dataSource.createQueryRunner();
+    const url = (dataSource.options as { url?: unknown }).url;
+    this.leader =
+      dialect.kind === "postgres" && typeof url === "string" ? new PostgresLeaderLease(url, log) : alwaysLeader;
     this.q =
       dialect.kind === "sqlite"
         ? executorQueryable(() => this.sqliteExecutor(), dialect)
@@ -106,6 +140,7 @@ export class Database {
   }
 
   static async open(options: DatabaseOptions, log: Logger): Promise<Database> {
+    if (options.databaseUrl !== undefined) return Database.openPostgres(options.databaseUrl, options.poolSize ?? 10, log);
     const dialect = sqliteDialect({ synchronous: options.synchronous, cacheMb: options.cacheMb, busyTimeoutMs: 30_000 });
     fs.mkdirSync(path.dirname(options.sqliteFile), { recursive: true });
     const dataSource = new DataSource({
@@ -125,13 +160,81 @@ export class Database {
     return new Database(dataSource, dialect, log);
   }
 
+  /**
+   * PostgreSQL: a pool of connections, no mutex. Migrations run under an advisory lock, so instances starting
+   * together on a fresh database do not race each other through them (the second waits, then finds them applied).
+   */
+  private static async openPostgres(url: string, poolSize: number, log: Logger): Promise<Database> {
+    if (!isPostgresUrl(url)) throw new Error("DATABASE_URL must be a postgres:// or postgresql:// URL");
+    const dialect = postgresDialect();
+    const dataSource = new DataSource({
+      type: "postgres",
+      url,
+      entities: ALL_ENTITIES,
+      migrations: POSTGRES_MIGRATIONS,
+      synchronize: false,
+      poolSize,
+      applicationName: "duplistatus",
+      // BIGINT counters and NUMERIC sums come back as JS numbers, as they do from SQLite.
+      extra: { types: postgresTypes },
+    });
+    await dataSource.initialize();
+    try {
+      const lock = dataSource.createQueryRunner();
+      try {
+        await lock.query(POSTGRES_MIGRATION_LOCK.lock);
+        const applied = await dataSource.runMigrations({ transaction: "each" });
+        if (applied.length > 0) log.info({ migrations: applied.map((m) => m.name) }, "database migrated");
+      } finally {
+        await lock.query(POSTGRES_MIGRATION_LOCK.unlock).catch(() => undefined);
+        await lock.release();
+      }
+    } catch (err) {
+      await dataSource.destroy().catch(() => undefined);
+      throw err;
+    }
+    return new Database(dataSource, dialect, log);
+  }
+
+  /** The connection URL of a PostgreSQL database (for the leader lease and the event relay); undefined on SQLite. */
+  get postgresUrl(): string | undefined {
+    if (this.dialect.kind !== "postgres") return undefined;
+    const url = (this.dataSource.options as { url?: unknown }).url;
+    return typeof url === "string" ? url : undefined;
+  }
+
+  /** PostgreSQL: `work` on a pooled connection of its own, inside BEGIN … COMMIT (ROLLBACK when it throws). */
+  private async onPooledConnection<T>(begin: string, work: (q: Queryable) => Promise<T>): Promise<T> {
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      await runner.query(begin);
+      try {
+        const result = await work(queryable(runner, this.dialect));
+        await runner.query("COMMIT");
+        return result;
+      } catch (err) {
+        try {
+          await runner.query("ROLLBACK");
+        } catch (rollbackErr) {
+          this.log.error({ err: rollbackErr }, "rollback failed");
+        }
+        throw err;
+      }
+    } finally {
+      await runner.release();
+    }
+  }
+
   /** A consistent read. */
   read<T>(work: (q: Queryable) => Promise<T>): Promise<T> {
+    // PostgreSQL: one snapshot for every statement of the unit (REPEATABLE READ), beside the other units.
+    if (this.dialect.kind === "postgres") return this.onPooledConnection("BEGIN ISOLATION LEVEL REPEATABLE READ", work);
     return this.lock.run(() => work(this.q));
   }
 
   /** One transaction: all of `work` or nothing. */
   write<T>(work: (q: Queryable) => Promise<T>): Promise<T> {
+    if (this.dialect.kind === "postgres") return this.writePostgres(work);
     if (this.dialect.kind !== "sqlite") return this.writeViaRunner(work);
     return this.lock.run(async () => {
       const executor = this.sqliteExecutor();
@@ -152,6 +255,23 @@ export class Database {
     });
   }
 
+  /**
+   * PostgreSQL: a READ COMMITTED transaction on its own pooled connection. Writers of the same rows queue on the
+   * row locks (FOR UPDATE, ON CONFLICT); a deadlock or serialization failure rolls the unit back and runs it again
+   * (a unit of work is only database work, so running it again is safe), at most three more times.
+   */
+  private async writePostgres<T>(work: (q: Queryable) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.onPooledConnection("BEGIN", work);
+      } catch (err) {
+        if (attempt > 3 || !isRetryablePostgresError(err)) throw err;
+        this.log.debug({ err, attempt }, "transaction retried");
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+      }
+    }
+  }
+
   private writeViaRunner<T>(work: (q: Queryable) => Promise<T>): Promise<T> {
     return this.lock.run(async () => {
       await this.runner.startTransaction();
@@ -170,7 +290,13 @@ export class Database {
     });
   }
 
+  /** Several server instances may share this database (PostgreSQL): scheduled work must ask `leader` first. */
+  get shared(): boolean {
+    return this.dialect.kind === "postgres";
+  }
+
   async close(): Promise<void> {
+    await this.leader.close();
     await this.lock.run(async () => {
       if (this.dataSource.isInitialized) await this.dataSource.destroy();
     });

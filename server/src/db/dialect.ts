@@ -50,13 +50,10 @@ export function sqliteDialect(tuning: SqliteTuning): Dialect {
 export function postgresDialect(): Dialect {
   return {
     kind: "postgres",
-    sql: (text) => {
-      let n = 0;
-      return text.replace(/\?/g, () => `$${++n}`);
-    },
+    sql: postgresPlaceholders,
     forUpdate: " FOR UPDATE",
     listTablesSql:
-      "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name",
+      "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name",
     connectionSetup: [],
   };
 }
@@ -327,9 +324,9 @@ export function sqliteReplaceContents(conn: SqliteConnection, sourceFile: string
 
 // ─── SQLite statement execution for the units of work ──────────────────────────────────────────────────────────
 // Database.read/write run their statements here, on the live better-sqlite3 connection, instead of through
-// TypeORM's query runner: the runner wraps every statement in several awaits (subscriber broadcasts, connect, a
-// result wait) and allocations, which cost more than the SQLite work of a typical upload statement. Same statements,
-// same parameters, same cache of prepared statements; only the bookkeeping around them is gone.
+// TypeORM's query runner, which wraps every statement in several awaits (subscriber broadcasts, connect, a result
+// wait) and allocations. An upload runs a dozen statements in two or three units of work, a read endpoint two or
+// three: same statements, same parameters, same cache of prepared statements; only the bookkeeping is gone.
 
 /** A prepared statement as the executor uses it (`reader`: it returns rows). */
 interface PreparedStatement {
@@ -361,10 +358,9 @@ export function sqliteExecutor(conn: SqliteConnection, cacheSize = 200): SqliteE
     return stmt;
   };
   // better-sqlite3 cannot bind booleans: 0/1, as TypeORM's runner did.
-  const bind = (params: readonly unknown[]): unknown[] => {
-    for (const p of params) if (typeof p === "boolean") return params.map((v) => (typeof v === "boolean" ? (v ? 1 : 0) : v));
-    return params as unknown[];
-  };
+  const toSqlite = (v: unknown): unknown => (typeof v === "boolean" ? (v ? 1 : 0) : v);
+  const bind = (params: readonly unknown[]): unknown[] =>
+    params.some((p) => typeof p === "boolean") ? params.map(toSqlite) : (params as unknown[]);
   const begin = conn.prepare("BEGIN TRANSACTION");
   const commit = conn.prepare("COMMIT");
   const rollback = conn.prepare("ROLLBACK");
@@ -419,4 +415,205 @@ export function bucketStartSql(kind: DialectKind, bucket: TimeBucket, column: st
 export function dataVersionSql(kind: DialectKind): string | null {
   if (kind === "postgres") return null;
   return "SELECT total_changes() || ':' || (SELECT data_version FROM pragma_data_version) AS version";
+}
+
+// ─── PostgreSQL ────────────────────────────────────────────────────────────────────────────────────────────────
+// What only PostgreSQL needs: placeholders, value types, the retryable errors, advisory locks and a dedicated
+// session (the leader lease and the event relay hold one connection of their own, outside the pool).
+
+const placeholderCache = new Map<string, string>();
+
+/**
+ * `?` → `$1, $2…`, leaving alone a `?` inside a string literal, a quoted identifier or a comment. Cached: the
+ * application's statements are a few hundred constant strings.
+ */
+export function postgresPlaceholders(text: string): string {
+  const cached = placeholderCache.get(text);
+  if (cached !== undefined) return cached;
+  let out = "";
+  let n = 0;
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i];
+    if (c === "'" || c === '"') {
+      const end = text.indexOf(c, i + 1);
+      const stop = end === -1 ? text.length : end + 1;
+      out += text.slice(i, stop);
+      i = stop;
+    } else if (c === "-" && text[i + 1] === "-") {
+      const end = text.indexOf("\n", i);
+      const stop = end === -1 ? text.length : end;
+      out += text.slice(i, stop);
+      i = stop;
+    } else if (c === "?") {
+      out += `$${++n}`;
+      i++;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  if (placeholderCache.size < 2_000) placeholderCache.set(text, out);
+  return out;
+}
+
+/** Parameters as both drivers take them: booleans become 0/1 (the schema's flags are integers on both). */
+export function bindParams(params: readonly unknown[]): unknown[] {
+  return params.some((p) => typeof p === "boolean") ? params.map((v) => (typeof v === "boolean" ? (v ? 1 : 0) : v)) : [...params];
+}
+
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+
+/**
+ * node-postgres type parsers for the pool: BIGINT (COUNT, SUM of integers, the counters) and NUMERIC (SUM of
+ * BIGINT) come back as JS numbers, as SQLite returns them, instead of strings. Values beyond 2^53 lose precision
+ * exactly as they do on SQLite's side of the driver.
+ */
+export const postgresTypes = {
+  getTypeParser(oid: number, format?: "text" | "binary"): (value: string) => unknown {
+    if (oid === INT8_OID || oid === NUMERIC_OID) return (value: string) => (value === null ? null : Number(value));
+    return pgTypes().getTypeParser(oid, format ?? "text") as (value: string) => unknown;
+  },
+};
+
+let pgModule: typeof import("pg") | undefined;
+const loadPg = (): typeof import("pg") => (pgModule ??= requireHere("pg") as typeof import("pg"));
+const pgTypes = () => loadPg().types as unknown as { getTypeParser(oid: number, format: string): unknown };
+
+/** SQLSTATEs after which a unit of work can simply run again: serialization_failure, deadlock_detected. */
+export function isRetryablePostgresError(err: unknown): boolean {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
+  const code = e?.driverError?.code ?? e?.code;
+  return code === "40001" || code === "40P01";
+}
+
+/** SQLSTATE unique_violation (a concurrent insert of the same key that ON CONFLICT could not absorb). */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
+  return (e?.driverError?.code ?? e?.code) === "23505";
+}
+
+/**
+ * A stable 64-bit advisory-lock key for a name (so every instance maps "overdue-check" to the same lock), as a
+ * decimal literal for SQL.
+ */
+export function advisoryKey(name: string): string {
+  // FNV-1a, 64-bit, on the UTF-8 bytes of "duplistatus:<name>"; signed, as PostgreSQL's bigint.
+  let h = 0xcbf29ce484222325n;
+  for (const byte of Buffer.from(`duplistatus:${name}`, "utf8")) {
+    h ^= BigInt(byte);
+    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return BigInt.asIntN(64, h).toString();
+}
+
+/** Session-level lock around the migrations (see Database.open). */
+export const POSTGRES_MIGRATION_LOCK = {
+  lock: `SELECT pg_advisory_lock(${advisoryKey("migrations")})`,
+  unlock: `SELECT pg_advisory_unlock(${advisoryKey("migrations")})`,
+};
+
+/**
+ * SQL that makes the rest of the current transaction exclusive among all instances for `name` (PostgreSQL: a
+ * transaction-level advisory lock, released at COMMIT or ROLLBACK), or null where writers are serialised anyway
+ * (SQLite: one writer at a time, and one process). E.g. two instances running the overdue check at once: the
+ * second waits, then sees the first one's records and does not notify again.
+ */
+export function exclusiveSectionSql(kind: DialectKind, name: string): string | null {
+  return kind === "postgres" ? `SELECT pg_advisory_xact_lock(${advisoryKey(name)})` : null;
+}
+
+/** One PostgreSQL connection of its own (not from the pool): advisory locks held across transactions, LISTEN. */
+export interface PostgresSession {
+  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  /** NOTIFY payloads of the channels LISTENed to. */
+  onNotification(handler: (channel: string, payload: string) => void): void;
+  /** The connection broke (server restart, network, terminated backend). */
+  onError(handler: (err: Error) => void): void;
+  close(): Promise<void>;
+}
+
+export async function openPostgresSession(url: string, applicationName = "duplistatus"): Promise<PostgresSession> {
+  const { Client } = loadPg();
+  const client = new Client({ connectionString: url, application_name: applicationName, types: postgresTypes });
+  const errorHandlers: Array<(err: Error) => void> = [];
+  let failed = false;
+  const fail = (err: Error) => {
+    if (failed) return;
+    failed = true;
+    for (const h of errorHandlers) h(err);
+  };
+  client.on("error", fail);
+  client.on("end", () => fail(new Error("connection ended")));
+  await client.connect();
+  return {
+    async query<T>(sql: string, params: readonly unknown[] = []) {
+      const res = await client.query(postgresPlaceholders(sql), bindParams(params));
+      return res.rows as T[];
+    },
+    onNotification(handler) {
+      client.on("notification", (msg) => handler(msg.channel, msg.payload ?? ""));
+    },
+    onError(handler) {
+      errorHandlers.push(handler);
+    },
+    async close() {
+      failed = true;
+      await client.end().catch(() => undefined);
+    },
+  };
+}
+
+// ─── Schema introspection (the table copy of db/copy.ts: migration tool, PostgreSQL backup and restore) ────────
+
+/** SQL listing a table's columns in order: one column `name`; one parameter, the table name. */
+export function listColumnsSql(kind: DialectKind): string {
+  return kind === "postgres"
+    ? "SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position"
+    : "SELECT name FROM pragma_table_info(?) ORDER BY cid";
+}
+
+/** SQL listing a table's primary-key columns in key order: one column `name`; one parameter, the table name. */
+export function primaryKeySql(kind: DialectKind): string {
+  return kind === "postgres"
+    ? `SELECT a.attname AS name FROM pg_index i
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::int2[])
+        WHERE i.indrelid = to_regclass(?) AND i.indisprimary
+        ORDER BY array_position(i.indkey::int2[], a.attnum)`
+    : "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk";
+}
+
+/** SQL listing the foreign keys between user tables: columns `child` and `parent`. */
+export function foreignKeysSql(kind: DialectKind): string {
+  return kind === "postgres"
+    ? `SELECT DISTINCT tc.table_name AS child, ccu.table_name AS parent
+         FROM information_schema.table_constraints tc
+         JOIN information_schema.constraint_column_usage ccu
+           ON ccu.constraint_name = tc.constraint_name AND ccu.constraint_schema = tc.constraint_schema
+        WHERE tc.constraint_type = 'FOREIGN KEY' AND tc.table_schema = current_schema()`
+    : `SELECT DISTINCT m.name AS child, f."table" AS parent
+         FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f
+        WHERE m.type = 'table'`;
+}
+
+/**
+ * Statements to run after rows with explicit ids went into `table`, so the next generated id follows them
+ * (PostgreSQL identity columns; SQLite's AUTOINCREMENT keeps track by itself). One parameter: the table name.
+ */
+export function identityColumnsSql(kind: DialectKind): string | null {
+  return kind === "postgres"
+    ? "SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? AND is_identity = 'YES'"
+    : null;
+}
+
+export function resetIdentitySql(table: string, column: string): string {
+  const t = quoteIdent(table);
+  const c = quoteIdent(column);
+  return `SELECT setval(pg_get_serial_sequence('${t.replace(/'/g, "''")}', '${column.replace(/'/g, "''")}'), COALESCE((SELECT MAX(${c}) FROM ${t}), 0) + 1, false)`;
+}
+
+/** The database's collation, when it is not byte order (C/POSIX): text would sort differently from SQLite. */
+export function postgresCollationSql(): string {
+  return "SELECT datcollate AS collate FROM pg_database WHERE datname = current_database()";
 }

@@ -74,7 +74,11 @@ export class IngestService {
 
   private async store(q: Queryable, mapped: MappedReport): Promise<Committed> {
     const now = mapped.run.created_at;
-    const server = await upsertServerFromReport(q, { ...mapped.server, now, runDate: mapped.run.date });
+    const server = await upsertServerFromReport(
+      q,
+      { ...mapped.server, now, runDate: mapped.run.date },
+      this.deps.db.dialect.forUpdate,
+    );
     if (!(await insertRun(q, mapped.run))) throw new DuplicateRun();
     await addRunToChartRollups(q, mapped.run);
     const prev = await getJobForUpdate(q, this.deps.db.dialect.forUpdate, mapped.run.server_id, mapped.run.backup_name);

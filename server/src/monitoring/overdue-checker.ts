@@ -4,6 +4,7 @@ import type { DomainEvents, EventBus } from "../core/events";
 import type { BackupStatus, RunRecord } from "../core/domain";
 import type { Logger } from "../core/logger";
 import type { Database, Queryable } from "../db/database";
+import { exclusiveSectionSql } from "../db/dialect";
 import { setConfigValue } from "../store/configuration-store";
 import { FREQUENCY_MS, type NotificationFrequency } from "./settings-types";
 import type { MonitoringSettingsService } from "./settings-service";
@@ -22,6 +23,9 @@ export interface CheckStatistics {
   notificationsSent: number;
 }
 
+/** How often an instance on a shared database looks for a schedule changed elsewhere. */
+const SCHEDULE_FOLLOW_MS = 10_000;
+
 type Pending =
   | { kind: "overdue"; payload: DomainEvents["backupOverdue"] }
   | { kind: "cleared"; payload: DomainEvents["overdueCleared"] };
@@ -35,6 +39,9 @@ type Pending =
  */
 export class OverdueChecker {
   private job: schedule.Job | null = null;
+  /** The schedule in force ("enabled:cron"), and the timer that follows changes made on other instances. */
+  private scheduledAs = "";
+  private follower: NodeJS.Timeout | null = null;
   private running: Promise<CheckStatistics> | null = null;
 
   constructor(
@@ -61,6 +68,7 @@ export class OverdueChecker {
     const frequency = await this.deps.settings.frequency();
     const cutoff = new Date(now.getTime() - toleranceMinutes * 60_000).toISOString();
     const { stats, pending } = await this.deps.db.write(async (q) => {
+      await this.exclusive(q);
       const counts = await q.get<{ total: number; checked: number }>(
         `SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN monitoring_enabled = 1 AND run_count > 0 THEN 1 ELSE 0 END), 0) AS checked FROM jobs`,
       );
@@ -88,18 +96,40 @@ export class OverdueChecker {
 
   /** Re-evaluates one job at once (after an upload), so a late backup clears its episode without waiting. */
   async evaluateJob(serverId: string, backupName: string, run: RunRecord | null = null): Promise<void> {
+    // Most uploads end no episode: a plain read settles that without a write transaction on the upload path.
+    const open = await this.deps.db.read((q) =>
+      q.get<{ s: string | null }>(`SELECT overdue_since AS s FROM jobs WHERE server_id = ? AND backup_name = ?`, [
+        serverId,
+        backupName,
+      ]),
+    );
+    if (!open?.s) return;
     const now = this.deps.clock.now();
     const toleranceMinutes = await this.deps.settings.toleranceMinutes();
     const frequency = await this.deps.settings.frequency();
     const cutoff = new Date(now.getTime() - toleranceMinutes * 60_000).toISOString();
     const pending = await this.deps.db.write(async (q) => {
-      const row = await getJob(q, serverId, backupName);
       // Only endings are decided here; openings and reminders stay with the scheduled check.
-      if (!row || !row.overdue_since || this.isOverdue(row, cutoff)) return null;
+      const ends = (r: JobMonitoringRow | undefined): r is JobMonitoringRow =>
+        !!r && !!r.overdue_since && !this.isOverdue(r, cutoff);
+      if (!ends(await getJob(q, serverId, backupName))) return null;
+      // Read again once it is our turn: another instance may have ended the episode meanwhile.
+      await this.exclusive(q);
+      const row = await getJob(q, serverId, backupName);
+      if (!ends(row)) return null;
       return this.decide(q, row, { now, cutoff, toleranceMinutes, frequency });
     });
     if (pending?.kind === "cleared") pending.payload.run = run;
     if (pending) this.publish([pending]);
+  }
+
+  /**
+   * Checks and single-job evaluations of all instances take turns (one transaction-level lock on PostgreSQL; SQLite
+   * serialises writers anyway): the second one reads what the first recorded, so no episode is notified twice.
+   */
+  private async exclusive(q: Queryable): Promise<void> {
+    const sql = exclusiveSectionSql(this.deps.db.dialect.kind, "overdue-check");
+    if (sql) await q.get(sql);
   }
 
   private isOverdue(row: JobMonitoringRow, cutoff: string): boolean {
@@ -165,15 +195,52 @@ export class OverdueChecker {
     this.job?.cancel();
     this.job = null;
     const { cronExpression, enabled } = await this.deps.settings.checkSchedule();
+    this.scheduledAs = `${enabled}:${cronExpression}`;
+    this.followSharedSchedule();
     if (!enabled) return;
-    this.job = schedule.scheduleJob({ rule: cronExpression, tz: "UTC" }, () => {
-      this.check().catch((err: unknown) => this.deps.log.error({ err }, "overdue check failed"));
+    this.job = schedule.scheduleJob({ rule: cronExpression, tz: "UTC" }, async () => {
+      // Several instances on one database: only the lease holder runs the scheduled check (db/leader.ts).
+      if (!(await this.deps.db.leader.isLeader())) return;
+      this.check().then(
+        () => this.onScheduledRun?.(),
+        (err: unknown) => {
+          this.deps.log.error({ err }, "overdue check failed");
+          this.onScheduledRun?.(err);
+        },
+      );
     });
     if (!this.job) this.deps.log.error({ cronExpression }, "invalid overdue check schedule; checks are off");
   }
 
   stop(): void {
+    if (this.follower) clearInterval(this.follower);
+    this.follower = null;
     this.job?.cancel();
     this.job = null;
   }
+
+  /**
+   * On a database shared by several instances, POST /api/cron-config reschedules only the instance it reached: the
+   * others read the schedule again every SCHEDULE_FOLLOW_MS and reschedule when it changed.
+   */
+  private followSharedSchedule(): void {
+    if (this.follower || !this.deps.db.shared) return;
+    this.follower = setInterval(() => {
+      this.deps.settings
+        .checkSchedule()
+        .then(({ cronExpression, enabled }) => {
+          if (this.follower && `${enabled}:${cronExpression}` !== this.scheduledAs) return this.schedule();
+        })
+        .catch((err: unknown) => this.deps.log.warn({ err }, "reading the overdue check schedule failed"));
+    }, SCHEDULE_FOLLOW_MS);
+    this.follower.unref();
+  }
+
+  /** Whether the periodic check is scheduled (GET /api/cron/health). */
+  isScheduled(): boolean {
+    return this.job !== null;
+  }
+
+  /** Told after each scheduled check, with its error if it failed (the cron task registry's record). */
+  onScheduledRun?: (error?: unknown) => void;
 }

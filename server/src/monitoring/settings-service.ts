@@ -195,6 +195,55 @@ export class MonitoringSettingsService {
     });
   }
 
+  /**
+   * Applies a schedule read from a Duplicati server (collect, sync-schedule): its interval (Schedule.Repeat),
+   * weekdays (Schedule.Rule) and next run (Schedule.Time). The next expected run is Duplicati's when it lies after
+   * the job's latest run, else the first run on the schedule after that run. A job without runs gets its row here.
+   * Monitoring on/off is kept; a changed interval or weekdays resets the overdue notice record as a settings change
+   * does. The server must exist.
+   */
+  async applyDuplicatiSchedule(
+    serverId: string,
+    backupName: string,
+    schedule: { interval: string; allowedWeekDays: readonly number[]; nextRun: Date | null },
+  ): Promise<void> {
+    const interval = migrateLegacyInterval(schedule.interval);
+    if (!interval) throw new HttpError(400, { error: "Invalid expected interval", message: `"${schedule.interval}"` });
+    const days = schedule.allowedWeekDays.length > 0 ? [...new Set(schedule.allowedWeekDays)].sort() : ALL_DAYS;
+    const nextRun = schedule.nextRun ? schedule.nextRun.toISOString() : null;
+    const now = this.deps.clock.now().toISOString();
+    await this.deps.db.write(async (q) => {
+      await ensureJobRow(q, serverId, backupName, now);
+      const job = await getJob(q, serverId, backupName);
+      if (!job) return;
+      let next = job.next_expected_at;
+      if (nextRun && (!job.latest_date || nextRun > job.latest_date)) next = nextRun;
+      else if (job.latest_date) {
+        const base = nextRun ?? job.next_expected_at;
+        next = computeNextExpected({
+          latestRun: new Date(job.latest_date),
+          previousNext: base ? new Date(base) : null,
+          interval,
+          allowedWeekDays: days,
+        }).toISOString();
+      }
+      const weekdays = days.join(",");
+      await updateSchedule(q, {
+        serverId,
+        backupName,
+        monitoringEnabled: Number(job.monitoring_enabled) === 1,
+        expectedInterval: interval,
+        allowedWeekdays: weekdays,
+        nextExpectedAt: next,
+        resetEpisode: interval !== job.expected_interval || weekdays !== job.allowed_weekdays,
+        now,
+      });
+      if (nextRun) {
+        await q.run(`UPDATE jobs SET next_scheduled_run = ? WHERE server_id = ? AND backup_name = ?`, [nextRun, serverId, backupName]);
+      }
+    });
+  }
+
   /** The job's notification preferences with server defaults applied. */
   async resolvedPrefs(serverId: string, backupName: string): Promise<ResolvedNotificationPrefs> {
     return this.deps.db.read(async (q) => {

@@ -1,8 +1,9 @@
+import { z } from "zod";
 import type { AppConfig } from "../config";
-import type { Plugin } from "../core/plugin-host";
+import { type PluginDefinition, definePlugin } from "../plugins/api";
 import { SMTP_TIMEOUT_MS, sendEmail } from "./email-transport";
 import { type Notice, addressList, auditBase, errorText, onNotices } from "./notices";
-import type { NotificationPluginServices } from "./plugin-services";
+import { notificationContext } from "./plugin-services";
 import type { RenderedNotification } from "./templates";
 
 export interface EmailPluginConfig {
@@ -12,16 +13,23 @@ export interface EmailPluginConfig {
 
 export const EMAIL_DEFAULTS: EmailPluginConfig = { timeoutMs: SMTP_TIMEOUT_MS };
 
+export const EmailPluginConfigSchema = z.object({
+  timeoutMs: z.int().min(100).max(600_000).default(SMTP_TIMEOUT_MS),
+}) satisfies z.ZodType<EmailPluginConfig>;
+
 /**
  * The e-mail channel: the same notices as ntfy, to the configured `mailto` (when the job's emailEnabled is on) and
  * one message to each additional address. Subject = the rendered title, body = the rendered message (text, plus a
  * simple HTML version). Nothing is sent while no SMTP settings are stored. Every message is audited (email_sent /
  * email_failed, category system) and logged without the password.
  */
-export function createEmailPlugin(): Plugin<EmailPluginConfig, NotificationPluginServices> {
-  return {
+export function createEmailPlugin(): PluginDefinition<EmailPluginConfig> {
+  return definePlugin<EmailPluginConfig>({
     name: "notify-email",
-    start(ctx) {
+    description: "E-mail notifications (the SMTP settings, templates and per-job preferences of the notifications)",
+    configSchema: EmailPluginConfigSchema,
+    start(publicCtx) {
+      const ctx = notificationContext(publicCtx);
       const { services, log } = ctx;
       const options = { ...EMAIL_DEFAULTS, ...ctx.config };
 
@@ -89,7 +97,7 @@ export function createEmailPlugin(): Plugin<EmailPluginConfig, NotificationPlugi
     stop() {
       // Nothing held between sends: each message opens and closes its own SMTP connection.
     },
-  };
+  });
 }
 
 export function emailPluginConfig(_config: AppConfig): EmailPluginConfig {

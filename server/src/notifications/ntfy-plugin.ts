@@ -1,12 +1,19 @@
+import { z } from "zod";
 import type { AppConfig } from "../config";
-import type { Plugin } from "../core/plugin-host";
+import { type PluginDefinition, definePlugin } from "../plugins/api";
 import { type Notice, auditBase, errorText, onNotices } from "./notices";
 import { NTFY_DEFAULTS, NtfyError, type NtfyOptions, sendNtfy } from "./ntfy-transport";
-import type { NotificationPluginServices } from "./plugin-services";
+import { notificationContext } from "./plugin-services";
 import type { RenderedNotification } from "./templates";
 
 /** Retry and timeout of the ntfy sends (reference §6.4: 5 tries, 3 s apart, on network errors only). */
 export type NtfyPluginConfig = Omit<NtfyOptions, "signal">;
+
+export const NtfyPluginConfigSchema = z.object({
+  attempts: z.int().min(1).max(20).default(NTFY_DEFAULTS.attempts),
+  retryDelayMs: z.int().min(0).max(600_000).default(NTFY_DEFAULTS.retryDelayMs),
+  timeoutMs: z.int().min(100).max(600_000).default(NTFY_DEFAULTS.timeoutMs),
+}) satisfies z.ZodType<NtfyPluginConfig>;
 
 /**
  * The ntfy channel: new runs (success / warning templates), overdue jobs and jobs back on schedule, to the global
@@ -14,13 +21,16 @@ export type NtfyPluginConfig = Omit<NtfyOptions, "signal">;
  * Nothing is sent until an admin has saved ntfy settings. Every send is audited (notification_sent /
  * notification_failed, category system) and logged without the token.
  */
-export function createNtfyPlugin(): Plugin<NtfyPluginConfig, NotificationPluginServices> {
+export function createNtfyPlugin(): PluginDefinition<NtfyPluginConfig> {
   let stopping: AbortController | null = null;
-  return {
+  return definePlugin<NtfyPluginConfig>({
     name: "notify-ntfy",
-    start(ctx) {
+    description: "ntfy notifications (the ntfy settings, templates and per-job preferences of the notifications)",
+    configSchema: NtfyPluginConfigSchema,
+    start(publicCtx) {
       const controller = new AbortController();
       stopping = controller;
+      const ctx = notificationContext(publicCtx);
       const options: NtfyOptions = { ...NTFY_DEFAULTS, ...ctx.config, signal: controller.signal };
       const { services, log } = ctx;
 
@@ -89,7 +99,7 @@ export function createNtfyPlugin(): Plugin<NtfyPluginConfig, NotificationPluginS
       stopping?.abort();
       stopping = null;
     },
-  };
+  });
 }
 
 /**

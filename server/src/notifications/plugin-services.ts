@@ -2,6 +2,9 @@ import type { AuditEntry } from "../audit/audit-service";
 import type { AppContext } from "../context";
 import type { DomainEvents } from "../core/events";
 import type { RunRecord } from "../core/domain";
+import type { PluginContext as LegacyPluginContext } from "../core/plugin-host";
+import type { Logger } from "../core/logger";
+import type { PluginContext } from "../plugins/api";
 import { TOLERANCE_LABELS } from "../monitoring/interval";
 import type { ResolvedNotificationPrefs } from "../monitoring/settings-service";
 import { getJob } from "../monitoring/settings-store";
@@ -10,6 +13,8 @@ import { NotificationConfigService, type NtfyConfig, type SmtpConfig } from "./n
 import {
   type RenderedNotification,
   type ServerDetails,
+  type TemplateKind,
+  type TemplateVariables,
   clearedVariables,
   formatLocale,
   overdueVariables,
@@ -18,8 +23,9 @@ import {
 } from "./templates";
 
 /**
- * The read-only services the notification plugins are handed (through PluginServices in app.ts). The plugins see
- * only these interfaces; the implementations below are the core's and are built once per application.
+ * The services the notification plugins work with (notices.ts). The plugins build them from the public plugin
+ * context (notificationContext below), so they use nothing of the core beyond plugins/api.ts; the core's
+ * implementations further down are what the public context's services and templates are made of.
  */
 
 export interface MonitoringPrefs {
@@ -63,6 +69,10 @@ export interface NotificationCore {
   config: NotificationConfigService;
   renderer: TemplateRenderer;
   servers: ServerLookup;
+  /** The template an event uses and its variables (what renderer.render renders). */
+  variables(input: RenderInput): Promise<{ kind: TemplateKind; variables: Record<string, string> }>;
+  /** Renders the stored template of `kind`. */
+  renderKind(kind: TemplateKind, variables: TemplateVariables): Promise<RenderedNotification>;
 }
 
 const cores = new WeakMap<AppContext, NotificationCore>();
@@ -78,65 +88,104 @@ export function notificationCore(ctx: AppContext): NotificationCore {
       return { id: row.id, name: row.name, alias: row.alias ?? "", note: row.note ?? "", url: row.server_url ?? "" };
     },
   };
-  const renderer: TemplateRenderer = {
-    async render(input) {
-      const settings = await config.templates();
-      const format = { language: formatLocale(settings.language), timeZone: ctx.config.timeZone };
-      const now = ctx.clock.now();
-      if (input.kind === "backup") {
-        const kind = input.run.status === "Success" ? "success" : "warning";
-        return renderNotification(kind, settings[kind], runVariables(input.server, input.run, format));
-      }
-      const { job } = input.event;
-      const row = await ctx.db.read((q) => getJob(q, job.serverId, job.backupName));
-      const interval = row?.expected_interval ?? "";
-      if (input.kind === "overdue") {
-        const e = input.event;
-        const vars = overdueVariables(
-          input.server,
-          {
-            backupName: job.backupName,
-            lastRunDate: e.lastRunDate,
-            expectedAt: e.expectedAt,
-            interval,
-            toleranceLabel: TOLERANCE_LABELS[await ctx.services.monitoring.tolerance()],
-          },
-          now,
-          format,
-        );
-        return renderNotification("overdueBackup", settings.overdueBackup, vars);
-      }
+  const variables: NotificationCore["variables"] = async (input) => {
+    const settings = await config.templates();
+    const format = { language: formatLocale(settings.language), timeZone: ctx.config.timeZone };
+    const now = ctx.clock.now();
+    if (input.kind === "backup") {
+      const kind = input.run.status === "Success" ? "success" : "warning";
+      return { kind, variables: runVariables(input.server, input.run, format) };
+    }
+    const { job } = input.event;
+    const row = await ctx.db.read((q) => getJob(q, job.serverId, job.backupName));
+    const interval = row?.expected_interval ?? "";
+    if (input.kind === "overdue") {
       const e = input.event;
-      const vars = clearedVariables(
+      const vars = overdueVariables(
         input.server,
         {
           backupName: job.backupName,
-          overdueSince: e.overdueSince,
-          run: e.run,
-          latestRunDate: row?.latest_date ?? null,
-          latestStatus: row?.latest_status ?? null,
+          lastRunDate: e.lastRunDate,
+          expectedAt: e.expectedAt,
           interval,
+          toleranceLabel: TOLERANCE_LABELS[await ctx.services.monitoring.tolerance()],
         },
         now,
         format,
       );
-      return renderNotification("overdueCleared", settings.overdueCleared, vars);
+      return { kind: "overdueBackup", variables: vars };
+    }
+    const e = input.event;
+    const vars = clearedVariables(
+      input.server,
+      {
+        backupName: job.backupName,
+        overdueSince: e.overdueSince,
+        run: e.run,
+        latestRunDate: row?.latest_date ?? null,
+        latestStatus: row?.latest_status ?? null,
+        interval,
+      },
+      now,
+      format,
+    );
+    return { kind: "overdueCleared", variables: vars };
+  };
+  const renderKind: NotificationCore["renderKind"] = async (kind, vars) => {
+    const settings = await config.templates();
+    return renderNotification(kind, settings[kind], vars);
+  };
+  const renderer: TemplateRenderer = {
+    async render(input) {
+      const { kind, variables: vars } = await variables(input);
+      return renderKind(kind, vars);
     },
   };
-  core = { config, renderer, servers };
+  core = { config, renderer, servers, variables, renderKind };
   cores.set(ctx, core);
   return core;
 }
 
-/** What app.ts adds to PluginServices for the notification plugins. */
-export function notificationPluginServices(ctx: AppContext): NotificationPluginServices {
-  const core = notificationCore(ctx);
-  const { monitoring } = ctx.services;
+/**
+ * The notification plugins' view of their public plugin context: the services of notices.ts mapped onto
+ * ctx.services, ctx.templates and ctx.audit (plugins/api.ts), in the shape notices.ts takes.
+ */
+export function notificationContext<TConfig>(
+  ctx: PluginContext<TConfig>,
+): LegacyPluginContext<TConfig, NotificationPluginServices> {
+  const { services, templates } = ctx;
+  const view: NotificationPluginServices = {
+    monitoring: { resolvedPrefs: (serverId, backupName) => services.settings.notificationPrefs(serverId, backupName) },
+    servers: services.servers,
+    notificationConfig: { ntfy: () => services.settings.ntfy(), smtp: () => services.settings.smtp() },
+    templates: {
+      async render(input) {
+        const { kind, variables } =
+          input.kind === "backup"
+            ? await templates.variablesFor("backupReceived", {
+                server: { id: input.server.id, name: input.server.name, alias: input.server.alias },
+                job: { serverId: input.run.server_id, backupName: input.run.backup_name },
+                run: input.run,
+                isLatest: true,
+                nextExpectedAt: null,
+              })
+            : input.kind === "overdue"
+              ? await templates.variablesFor("backupOverdue", input.event)
+              : await templates.variablesFor("overdueCleared", input.event);
+        if (!kind) throw new Error(`no notification template for ${input.kind}`);
+        return templates.render(kind, variables);
+      },
+    },
+    // The plugin context writes system entries as user "system", category "system", as these always did.
+    audit: ({ action, status, targetType, targetId, details, errorMessage }) =>
+      ctx.audit({ action, status, targetType, targetId, details, errorMessage }),
+  };
   return {
-    monitoring: { resolvedPrefs: (serverId, backupName) => monitoring.resolvedPrefs(serverId, backupName) },
-    servers: core.servers,
-    notificationConfig: { ntfy: () => core.config.ntfy(), smtp: () => core.config.smtp() },
-    templates: core.renderer,
-    audit: (entry) => ctx.audit.record(entry),
+    config: ctx.config,
+    // The host hands every plugin a child of the application's pino logger.
+    log: ctx.log as Logger,
+    clock: ctx.clock as LegacyPluginContext["clock"],
+    services: view,
+    on: (name, handler) => ctx.on(name, handler),
   };
 }

@@ -28,15 +28,30 @@ export interface ServerUpsertResult {
 export async function upsertServerFromReport(
   q: Queryable,
   input: { id: string; name: string; now: string; runDate: string },
+  /**
+   * The dialect's row lock (Dialect.forUpdate). On PostgreSQL the server row is locked for the rest of the upload:
+   * uploads of one server take turns (its jobs, roll-up neighbours and name stay consistent across instances) while
+   * other servers' uploads run beside them.
+   */
+  forUpdate = "",
 ): Promise<ServerUpsertResult> {
-  const existing = await getServerById(q, input.id);
+  let existing = await q.get<ServerPublicRow>(`SELECT ${PUBLIC_COLUMNS} FROM servers WHERE id = ?${forUpdate}`, [
+    input.id,
+  ]);
   if (!existing) {
-    await q.run(`INSERT INTO servers (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)`, [
-      input.id,
-      input.name,
-      input.now,
-      input.now,
-    ]);
+    // Another instance may insert the same new server at the same moment: the loser waits for its commit, inserts
+    // nothing, and goes on with the winner's row (locked).
+    const { changes } = await q.run(
+      `INSERT INTO servers (id, name, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+      [input.id, input.name, input.now, input.now],
+    );
+    if (changes === 0) {
+      existing = await q.get<ServerPublicRow>(`SELECT ${PUBLIC_COLUMNS} FROM servers WHERE id = ?${forUpdate}`, [
+        input.id,
+      ]);
+    }
+  }
+  if (!existing) {
     const server: ServerPublicRow = {
       id: input.id,
       name: input.name,
