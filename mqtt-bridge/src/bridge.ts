@@ -1,9 +1,6 @@
 import fs from "node:fs";
 import { type IClientOptions, type IPublishPacket, type MqttClient, connect } from "mqtt";
-import type { Clock } from "../../server/src/core/clock";
-import type { Logger } from "../../server/src/core/logger";
-import type { JobStateView } from "../../server/src/reporting/job-state-service";
-import type { Summary } from "../../server/src/reporting/schemas";
+import type { PluginLogger, PluginServices } from "../../server/src/plugins/api";
 import type { MqttBridgeConfig } from "./config";
 import {
   type DiscoveryContext,
@@ -18,13 +15,11 @@ import {
 import { type EventPayload, type JobStatePayload, jobState, serverState, summaryState } from "./payloads";
 import { Topics } from "./topics";
 
-/** The read services the bridge uses (a subset of the plugin host's PluginServices). */
-export interface MqttBridgeServices {
-  jobs: { list(): Promise<JobStateView[]> };
-  reporting: { summary(): Promise<Summary> };
-  /** Optional: the Duplicati UI address of a server becomes its HA device's configuration_url. */
-  servers?: { get(serverId: string): Promise<{ url: string } | null> };
-}
+/**
+ * The read services the bridge uses: a subset of the public plugin API's PluginServices (the Duplicati UI address
+ * of a server, from servers.get, becomes its HA device's configuration_url).
+ */
+export type MqttBridgeServices = Pick<PluginServices, "summary" | "jobs" | "servers">;
 
 /** A retained topic whose payload on the broker is not known (learned from an earlier run, or after HA's birth). */
 const UNKNOWN = "\u0000unknown";
@@ -96,8 +91,8 @@ export class MqttBridge {
     private readonly deps: {
       config: MqttBridgeConfig;
       services: MqttBridgeServices;
-      log: Logger;
-      clock: Clock;
+      log: PluginLogger;
+      clock: { now(): Date };
     },
   ) {
     this.topics = new Topics(deps.config.baseTopic, deps.config.discoveryPrefix);
@@ -345,7 +340,7 @@ export class MqttBridge {
   private async sync(): Promise<void> {
     if (!this.connected) return;
     const { services, config } = this.deps;
-    const [jobs, summary] = await Promise.all([services.jobs.list(), services.reporting.summary()]);
+    const [jobs, summary] = await Promise.all([services.jobs.list(), services.summary()]);
     const states = jobs.map(jobState);
     const byServer = new Map<string, JobStatePayload[]>();
     for (const s of states) {
@@ -393,7 +388,6 @@ export class MqttBridge {
 
   private async serverUrl(serverId: string): Promise<string | undefined> {
     const lookup = this.deps.services.servers;
-    if (!lookup) return undefined;
     if (this.serverUrls.has(serverId)) return this.serverUrls.get(serverId);
     let url: string | undefined;
     try {

@@ -1,7 +1,4 @@
-import type { BackupStatus } from "../../server/src/core/domain";
-import type { DomainEvents } from "../../server/src/core/events";
-import type { JobStateView } from "../../server/src/reporting/job-state-service";
-import type { Summary } from "../../server/src/reporting/schemas";
+import type { BackupStatus, JobStateView, PluginEvents, Summary } from "../../server/src/plugins/api";
 
 /**
  * The JSON documents the bridge publishes. States hold no publish time, so the same database state always gives
@@ -168,7 +165,7 @@ export interface EventPayload {
 type ServerRefLike = { id: string; name: string; alias: string };
 const ref = (s: ServerRefLike) => ({ serverId: s.id, server: displayName(s.name, s.alias) });
 
-export function receivedEvent(e: DomainEvents["backupReceived"], at: Date): EventPayload {
+export function receivedEvent(e: PluginEvents["backupReceived"], at: Date): EventPayload {
   const status = statusOption(e.run.status);
   const type: EventType = isFailed(status) ? "backup_failed" : "backup_received";
   return {
@@ -187,7 +184,7 @@ export function receivedEvent(e: DomainEvents["backupReceived"], at: Date): Even
   };
 }
 
-export function overdueEvent(e: DomainEvents["backupOverdue"], at: Date): EventPayload {
+export function overdueEvent(e: PluginEvents["backupOverdue"], at: Date): EventPayload {
   return {
     event_type: "backup_overdue",
     type: "backup_overdue",
@@ -202,7 +199,7 @@ export function overdueEvent(e: DomainEvents["backupOverdue"], at: Date): EventP
   };
 }
 
-export function clearedEvent(e: DomainEvents["overdueCleared"], at: Date): EventPayload {
+export function clearedEvent(e: PluginEvents["overdueCleared"], at: Date): EventPayload {
   return {
     event_type: "overdue_cleared",
     type: "overdue_cleared",

@@ -17,11 +17,11 @@ import { createHttpApp } from "./http/app";
 import { buildOpenApi } from "./http/openapi";
 import type { RouteDef } from "./http/route";
 import { IngestService } from "./ingest/ingest-service";
+import { createMetricsPlugin } from "./metrics/plugin";
 import { OverdueChecker } from "./monitoring/overdue-checker";
 import { MonitoringSettingsService } from "./monitoring/settings-service";
 import { createEmailPlugin, emailPluginConfig } from "./notifications/email-plugin";
 import { createNtfyPlugin, ntfyPluginConfig } from "./notifications/ntfy-plugin";
-import { legacyPlugin } from "./plugins/legacy";
 import { loadUserPlugins } from "./plugins/loader";
 import { attachPluginRuntime } from "./plugins/runtime";
 import { createPluginServices } from "./plugins/services";
@@ -107,7 +107,10 @@ export async function createDuplistatus(config: AppConfig, options: CreateOption
   await plugins.add(createEmailPlugin(), { defaults: emailPluginConfig(config) });
   await plugins.add(createWebhookPlugin());
   const mqtt = mqttBridgeConfig(config, VERSION);
-  if (mqtt) await plugins.add(legacyPlugin(createMqttBridgePlugin(), { secrets: ["password"] }), { defaults: mqtt });
+  if (mqtt) await plugins.add(createMqttBridgePlugin(), { defaults: mqtt });
+  await plugins.add(createMetricsPlugin({ access: config.metricsAccess === "open" ? "public" : "user" }), {
+    defaults: { processMetrics: config.metricsProcess },
+  });
   await loadUserPlugins(plugins, { pluginsDir: config.pluginsDir, version: VERSION, log });
 
   const routes: RouteDef[] = [];

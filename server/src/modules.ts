@@ -8,7 +8,6 @@ import { duplicatiModule } from "./duplicati/module";
 import { importerModule } from "./importer/module";
 import { RateLimiter } from "./http/rate-limit";
 import { ingestRoutes } from "./ingest/routes";
-import { metricsModule } from "./metrics/module";
 import { monitoringModule } from "./monitoring/module";
 import { notificationsModule } from "./notifications/module";
 import { pluginsModule } from "./plugins/module";
@@ -39,7 +38,6 @@ export const CORE_MODULES: CoreModule[] = [
   serversModule,
   dashboardModule,
   chartsModule,
-  metricsModule,
   duplicatiModule,
   cronModule,
   pluginsModule,

@@ -8,7 +8,9 @@ const HOUR = 3600_000;
 const DAY = 24 * HOUR;
 
 function report(serverId: string, job: string, begin: string, extra: Record<string, unknown> = {}) {
-  const r = loadFixture<{ Data: Record<string, unknown>; Extra: Record<string, unknown> }>("01-upstream-sample-success.json");
+  const r = loadFixture<{ Data: Record<string, unknown>; Extra: Record<string, unknown> }>(
+    "01-upstream-sample-success.json",
+  );
   r.Data.BeginTime = begin;
   r.Data.EndTime = new Date(Date.parse(begin) + 60_000).toISOString();
   r.Data.Duration = "00:01:00";
@@ -37,7 +39,8 @@ describe("monitoring: settings, overdue check and its API", function () {
     const { token } = (await created.json()) as { token: string };
     const auth = { authorization: `Bearer ${token}` };
     admin = {
-      request: (path, init = {}) => server.request(path, { ...init, headers: { ...auth, ...(init.headers as Record<string, string>) } }),
+      request: (path, init = {}) =>
+        server.request(path, { ...init, headers: { ...auth, ...(init.headers as Record<string, string>) } }),
       json: (method, path, body) =>
         server.request(path, {
           method,
@@ -67,7 +70,9 @@ describe("monitoring: settings, overdue check and its API", function () {
   }
 
   it("gives a new job the defaults (1D, all days, warnings) and a next run one day later at the same time", async () => {
-    expect((await server.postJson("/api/upload", report("m1", "daily", "2026-05-04T02:00:00.000Z"))).status).to.equal(200);
+    expect((await server.postJson("/api/upload", report("m1", "daily", "2026-05-04T02:00:00.000Z"))).status).to.equal(
+      200,
+    );
     const s = await settingsOf("m1:daily");
     expect(s).to.include({
       expectedInterval: "1D",
@@ -89,7 +94,9 @@ describe("monitoring: settings, overdue check and its API", function () {
 
   it("keeps the time of day when a run is late", async () => {
     // expected 2026-05-05T02:00; the run comes at 09:30 → next is 2026-05-06T02:00, not 09:30
-    expect((await server.postJson("/api/upload", report("m1", "daily", "2026-05-05T09:30:00.000Z"))).status).to.equal(200);
+    expect((await server.postJson("/api/upload", report("m1", "daily", "2026-05-05T09:30:00.000Z"))).status).to.equal(
+      200,
+    );
     expect((await settingsOf("m1:daily"))?.time).to.equal("2026-05-06T02:00:00.000Z");
   });
 
@@ -103,10 +110,17 @@ describe("monitoring: settings, overdue check and its API", function () {
     expect(badKey.status).to.equal(400);
 
     const ok = await admin.json("POST", "/api/configuration/backup-settings", {
-      backupSettings: { "m1:daily": { expectedInterval: "1W", allowedWeekDays: [1] }, "ghost:job": { expectedInterval: "1D" } },
+      backupSettings: {
+        "m1:daily": { expectedInterval: "1W", allowedWeekDays: [1] },
+        "ghost:job": { expectedInterval: "1D" },
+      },
     });
     expect(ok.status).to.equal(200);
-    expect(await ok.json()).to.deep.equal({ message: "Backup settings updated successfully", updated: 1, ignoredKeys: ["ghost:job"] });
+    expect(await ok.json()).to.deep.equal({
+      message: "Backup settings updated successfully",
+      updated: 1,
+      ignoredKeys: ["ghost:job"],
+    });
     const s = await settingsOf("m1:daily");
     expect(s).to.include({ expectedInterval: "1W" });
     expect(s?.allowedWeekDays).to.deep.equal([1]);
@@ -125,7 +139,9 @@ describe("monitoring: settings, overdue check and its API", function () {
 
   it("opens an episode once after deadline + tolerance, re-notifies per the frequency, and clears on the next run", async () => {
     await admin.json("POST", "/api/configuration/notifications", { value: "every_week" });
-    expect((await server.postJson("/api/upload", report("m2", "job", "2026-05-04T10:00:00.000Z"))).status).to.equal(200);
+    expect((await server.postJson("/api/upload", report("m2", "job", "2026-05-04T10:00:00.000Z"))).status).to.equal(
+      200,
+    );
     // next expected 2026-05-05T10:00, tolerance 2h → overdue after 12:00
     clock.set(Date.parse("2026-05-05T11:59:00.000Z"));
     await check();
@@ -152,7 +168,9 @@ describe("monitoring: settings, overdue check and its API", function () {
     expect(summary.overdueBackupsCount).to.be.at.least(1);
 
     // The late run arrives: cleared at once (no need to wait for the next check).
-    expect((await server.postJson("/api/upload", report("m2", "job", "2026-05-12T12:30:00.000Z"))).status).to.equal(200);
+    expect((await server.postJson("/api/upload", report("m2", "job", "2026-05-12T12:30:00.000Z"))).status).to.equal(
+      200,
+    );
     await server.app.events.idle();
     const c = cleared.filter((e) => e.server.id === "m2");
     expect(c).to.have.length(1);
@@ -164,7 +182,9 @@ describe("monitoring: settings, overdue check and its API", function () {
 
   it("onetime: one notice per episode only; reset notifications makes the next check notify again (same episode)", async () => {
     await admin.json("POST", "/api/configuration/notifications", { value: "onetime" });
-    expect((await server.postJson("/api/upload", report("m3", "job", "2026-05-12T00:00:00.000Z"))).status).to.equal(200);
+    expect((await server.postJson("/api/upload", report("m3", "job", "2026-05-12T00:00:00.000Z"))).status).to.equal(
+      200,
+    );
     clock.set(Date.parse("2026-05-14T00:00:00.000Z"));
     await check();
     clock.set(Date.parse("2026-05-20T00:00:00.000Z"));
@@ -198,15 +218,22 @@ describe("monitoring: settings, overdue check and its API", function () {
   });
 
   it("tolerance: validates, stores, and moves the deadline", async () => {
-    expect((await admin.json("POST", "/api/configuration/overdue-tolerance", { overdue_tolerance: "3days" })).status).to.equal(400);
-    expect((await admin.json("POST", "/api/configuration/overdue-tolerance", { overdue_tolerance: "1d" })).status).to.equal(200);
+    expect(
+      (await admin.json("POST", "/api/configuration/overdue-tolerance", { overdue_tolerance: "3days" })).status,
+    ).to.equal(400);
+    expect(
+      (await admin.json("POST", "/api/configuration/overdue-tolerance", { overdue_tolerance: "1d" })).status,
+    ).to.equal(200);
     const got = await (await admin.request("/api/configuration/overdue-tolerance")).json();
     expect(got).to.deep.equal({ overdue_tolerance: "1d" });
     await admin.json("POST", "/api/configuration/overdue-tolerance", { overdue_tolerance: "2h" });
   });
 
   it("cron-config: reads the default, validates and reschedules", async () => {
-    expect(await (await admin.request("/api/cron-config")).json()).to.deep.equal({ cronExpression: "*/5 * * * *", enabled: true });
+    expect(await (await admin.request("/api/cron-config")).json()).to.deep.equal({
+      cronExpression: "*/5 * * * *",
+      enabled: true,
+    });
     expect((await admin.json("POST", "/api/cron-config", { interval: "7min" })).status).to.equal(400);
     expect((await admin.json("POST", "/api/cron-config", {})).status).to.equal(400);
     const ok = await admin.json("POST", "/api/cron-config", { interval: "15min" });
@@ -220,14 +247,18 @@ describe("monitoring: settings, overdue check and its API", function () {
   it("frequency: GET and invalid values", async () => {
     expect((await admin.json("POST", "/api/configuration/notifications", { value: "hourly" })).status).to.equal(400);
     await admin.json("POST", "/api/configuration/notifications", { value: "every_day" });
-    expect(await (await admin.request("/api/configuration/notifications")).json()).to.deep.equal({ value: "every_day" });
+    expect(await (await admin.request("/api/configuration/notifications")).json()).to.deep.equal({
+      value: "every_day",
+    });
   });
 
   it("exports the monitoring state as CSV with the original's columns", async () => {
     const res = await admin.request("/api/backups/monitoring.csv");
     expect(res.status).to.equal(200);
     expect(res.headers.get("content-type")).to.match(/^text\/csv/);
-    expect(res.headers.get("content-disposition")).to.match(/attachment; filename="backup-monitoring-\d{4}-\d{2}-\d{2}\.csv"/);
+    expect(res.headers.get("content-disposition")).to.match(
+      /attachment; filename="backup-monitoring-\d{4}-\d{2}-\d{2}\.csv"/,
+    );
     const lines = (await res.text()).trim().split("\r\n");
     expect(lines[0]).to.equal(
       "CSV Generated At,Server Name,Server ID,Backup Name,Last Backup (cfg),Last Backup (cfg) Weekday,Last Backup (DB),Next Run,Next Run Weekday,Needs Attention,Monitoring Enabled,Expected Interval,Allowed Weekdays",

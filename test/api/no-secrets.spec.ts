@@ -36,7 +36,10 @@ describe("no endpoint returns a stored secret", function () {
     }
     const viewer = await login(server, "viewer", USER_PASSWORD);
     secrets.push(admin.cookie.split("=")[1] ?? "", viewer.cookie.split("=")[1] ?? "");
-    const up = await server.postJson(`/api/upload?token=${UPLOAD_TOKEN}`, loadFixture("02-success-loglines-retention.json"));
+    const up = await server.postJson(
+      `/api/upload?token=${UPLOAD_TOKEN}`,
+      loadFixture("02-success-loglines-retention.json"),
+    );
     expect(up.status).to.equal(200);
 
     const serverId = "3f9c2a7be1d84c0f9a5e6b7c8d9e0f12";

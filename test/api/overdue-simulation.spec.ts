@@ -78,8 +78,23 @@ describe("overdue detection over a 30-day simulation", function () {
     const jobs: SimJob[] = [];
     for (let i = 0; i < JOBS; i++) {
       const interval = pick(["6h", "12h", "1D", "1D", "1D", "2D", "1W"]);
-      const weekdays = interval === "1W" ? [0, 1, 2, 3, 4, 5, 6] : pick([[0, 1, 2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5], [1, 3, 5]]);
-      const behaviour = pick<Behaviour>(["punctual", "punctual", "sometimes-late", "sometimes-late", "stops", "failing"]);
+      const weekdays =
+        interval === "1W"
+          ? [0, 1, 2, 3, 4, 5, 6]
+          : pick([
+              [0, 1, 2, 3, 4, 5, 6],
+              [0, 1, 2, 3, 4, 5, 6],
+              [1, 2, 3, 4, 5],
+              [1, 3, 5],
+            ]);
+      const behaviour = pick<Behaviour>([
+        "punctual",
+        "punctual",
+        "sometimes-late",
+        "sometimes-late",
+        "stops",
+        "failing",
+      ]);
       jobs.push({
         serverId: `sim-${i % 40}`,
         backupName: `job-${i}`,
@@ -126,7 +141,9 @@ describe("overdue detection over a 30-day simulation", function () {
     }
 
     // Collect the events of each step.
-    let stepEvents: Array<{ kind: "overdue"; e: DomainEvents["backupOverdue"] } | { kind: "cleared"; e: DomainEvents["overdueCleared"] }> = [];
+    let stepEvents: Array<
+      { kind: "overdue"; e: DomainEvents["backupOverdue"] } | { kind: "cleared"; e: DomainEvents["overdueCleared"] }
+    > = [];
     app.events.on("backupOverdue", (e) => void stepEvents.push({ kind: "overdue", e }));
     app.events.on("overdueCleared", (e) => void stepEvents.push({ kind: "cleared", e }));
 
@@ -144,7 +161,9 @@ describe("overdue detection over a 30-day simulation", function () {
       for (const job of jobs) {
         const stopped = job.behaviour === "stops" && job.plannedRun >= job.stopAt;
         if (stopped || job.plannedRun > now) continue;
-        await app.services.ingest.ingest(report(job, job.plannedRun, job.behaviour === "failing" ? "Error" : "Success"));
+        await app.services.ingest.ingest(
+          report(job, job.plannedRun, job.behaviour === "failing" ? "Error" : "Success"),
+        );
         const next = nextExpected.get(key(job));
         expect(next, `${key(job)} next expected after a run`).to.be.a("string");
         if (job.open) expected.set(key(job), { overdue: 0, cleared: 1 });
@@ -188,8 +207,10 @@ describe("overdue detection over a 30-day simulation", function () {
         const at = new Date(now).toISOString();
         expect(overdue.length, `${k} (${job.behaviour}) backupOverdue at ${at}`).to.equal(exp.overdue);
         expect(clears.length, `${k} (${job.behaviour}) overdueCleared at ${at}`).to.equal(exp.cleared);
-        if (exp.notice !== undefined && overdue[0]?.kind === "overdue") expect(overdue[0].e.notice).to.equal(exp.notice);
-        if (job.behaviour === "punctual" || job.behaviour === "failing") expect(overdue.length, `${k} is on time`).to.equal(0);
+        if (exp.notice !== undefined && overdue[0]?.kind === "overdue")
+          expect(overdue[0].e.notice).to.equal(exp.notice);
+        if (job.behaviour === "punctual" || job.behaviour === "failing")
+          expect(overdue.length, `${k} is on time`).to.equal(0);
         cleared += clears.length;
       }
     }

@@ -628,7 +628,9 @@ describe("server management API", function () {
                BEGIN IF OLD.id = 'tri-2' THEN RAISE EXCEPTION 'boom'; END IF; RETURN OLD; END $$`,
             `CREATE TRIGGER fail_merge BEFORE DELETE ON servers FOR EACH ROW EXECUTE FUNCTION fail_merge()`,
           ]
-        : [`CREATE TEMP TRIGGER fail_merge BEFORE DELETE ON servers WHEN OLD.id = 'tri-2' BEGIN SELECT RAISE(ABORT, 'boom'); END`];
+        : [
+            `CREATE TEMP TRIGGER fail_merge BEFORE DELETE ON servers WHEN OLD.id = 'tri-2' BEGIN SELECT RAISE(ABORT, 'boom'); END`,
+          ];
       await s.app.db.write(async (q) => {
         for (const sql of failing) await q.run(sql);
       });
@@ -640,7 +642,9 @@ describe("server management API", function () {
         expect(r.status).to.equal(500);
         expect(r.body).to.deep.equal({ error: "Failed to merge servers" });
       } finally {
-        const cleanup = postgresMode ? [`DROP TRIGGER fail_merge ON servers`, `DROP FUNCTION fail_merge()`] : [`DROP TRIGGER fail_merge`];
+        const cleanup = postgresMode
+          ? [`DROP TRIGGER fail_merge ON servers`, `DROP FUNCTION fail_merge()`]
+          : [`DROP TRIGGER fail_merge`];
         await s.app.db.write(async (q) => {
           for (const sql of cleanup) await q.run(sql);
         });

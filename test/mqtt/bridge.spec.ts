@@ -298,7 +298,7 @@ describe("MQTT bridge with Home Assistant discovery", function () {
     let mark = rec.mark();
     const check = await (await admin()).json("POST", "/api/notifications/check-overdue");
     expect(check.status).to.equal(200);
-    const late = await rec.waitForJson<JobState>(jobStateTopic, (s) => s.overdue === true);
+    const late = await rec.waitForJson<JobState>(jobStateTopic, (s) => s.overdue && !!s.overdueSince);
     expect(renderTemplate(overdueConfig.value_template, late)).to.equal("ON");
     expect(late.overdueSince).to.be.a("string");
     const overdueEvent = await rec.waitFor("backup_overdue", () =>

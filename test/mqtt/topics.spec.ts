@@ -2,10 +2,25 @@ import net from "node:net";
 import { Writable } from "node:stream";
 import { expect } from "chai";
 import pino from "pino";
-import { MqttBridge, Topics, entitySlug, mqttBridgeConfig, redactUrl, segment } from "../../mqtt-bridge/src";
+import {
+  MqttBridge,
+  type MqttBridgeServices,
+  Topics,
+  entitySlug,
+  mqttBridgeConfig,
+  redactUrl,
+  segment,
+} from "../../mqtt-bridge/src";
 import { ConfigError, loadConfig } from "../../server/src/config";
 import { systemClock } from "../../server/src/core/clock";
 import { freePort } from "./support";
+
+/** The bridge's services with nothing in them (the broker is unreachable in these tests anyway). */
+const noServices = {
+  summary: async () => ({}) as never,
+  jobs: { list: async () => [] },
+  servers: { get: async () => null },
+} as unknown as MqttBridgeServices;
 
 describe("MQTT bridge: names, configuration and logs", () => {
   describe("topic segments", () => {
@@ -182,7 +197,7 @@ describe("MQTT bridge: names, configuration and logs", () => {
       if (!config) throw new Error("no config");
       const bridge = new MqttBridge({
         config: { ...config, reconnectMinMs: 100, reconnectMaxMs: 400 },
-        services: { jobs: { list: async () => [] }, reporting: { summary: async () => ({}) as never } },
+        services: noServices,
         log: pino({ level: "silent" }),
         clock: systemClock,
       });
@@ -222,7 +237,7 @@ describe("MQTT bridge: names, configuration and logs", () => {
       if (!config) throw new Error("no config");
       const bridge = new MqttBridge({
         config,
-        services: { jobs: { list: async () => [] }, reporting: { summary: async () => ({}) as never } },
+        services: noServices,
         log,
         clock: systemClock,
       });

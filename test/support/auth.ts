@@ -19,7 +19,11 @@ function cookieFrom(res: Response): string | undefined {
 }
 
 /** Logs in through the real endpoints: GET /api/csrf → POST /api/auth/login → GET /api/csrf for the new session. */
-export async function login(server: TestServer, username = "admin", password = TEST_ADMIN_PASSWORD): Promise<BrowserSession> {
+export async function login(
+  server: TestServer,
+  username = "admin",
+  password = TEST_ADMIN_PASSWORD,
+): Promise<BrowserSession> {
   const first = await server.request("/api/csrf");
   expect(first.status).to.equal(200);
   const anonCookie = cookieFrom(first);

@@ -1,13 +1,9 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
-import {
-  extractAvailableVersions,
-  logLineOffsetMinutes,
-} from "../../server/src/ingest/available-versions";
+import { extractAvailableVersions, logLineOffsetMinutes } from "../../server/src/ingest/available-versions";
 
-const PREFIX_BACKUP_LIST =
-  "[Information-Duplicati.Library.Main.Operation.DeleteHandler:RetentionPolicy-BackupList]: ";
+const PREFIX_BACKUP_LIST = "[Information-Duplicati.Library.Main.Operation.DeleteHandler:RetentionPolicy-BackupList]: ";
 const PREFIX_TO_DELETE =
   "[Information-Duplicati.Library.Main.Operation.DeleteHandler:RetentionPolicy-AllBackupsToDelete]: ";
 
@@ -34,9 +30,7 @@ function readFixture(file: string): unknown {
 }
 
 function field(value: unknown, key: string): unknown {
-  return typeof value === "object" && value !== null
-    ? (value as Record<string, unknown>)[key]
-    : undefined;
+  return typeof value === "object" && value !== null ? (value as Record<string, unknown>)[key] : undefined;
 }
 
 function asArray(value: unknown): unknown[] {
@@ -67,9 +61,7 @@ describe("extractAvailableVersions", () => {
     });
 
     it("03 (Data.Messages, +01 prefix, empty deletion list): all 7 versions, read at +01", () => {
-      const messages = asArray(
-        field(field(readFixture("03-warning-generator-style.json"), "Data"), "Messages"),
-      );
+      const messages = asArray(field(field(readFixture("03-warning-generator-style.json"), "Data"), "Messages"));
       expect(extractAvailableVersions(messages, "UTC")).to.deep.equal([
         "2025-08-03T23:14:55.000Z",
         "2025-07-31T14:10:00.000Z",
@@ -82,10 +74,7 @@ describe("extractAvailableVersions", () => {
     });
 
     it("01 and 04 (no retention lines) give no versions", () => {
-      for (const file of [
-        "01-upstream-sample-success.json",
-        "04-fatal-exception-newer-shape.json",
-      ]) {
+      for (const file of ["01-upstream-sample-success.json", "04-fatal-exception-newer-shape.json"]) {
         const report = readFixture(file);
         const lines = field(report, "LogLines") ?? field(field(report, "Data"), "Messages");
         expect(extractAvailableVersions(Array.isArray(lines) ? lines : null)).to.deep.equal([]);
@@ -155,11 +144,8 @@ describe("extractAvailableVersions", () => {
     });
 
     it("gives the same instant for the same moment printed in different cultures", () => {
-      const list =
-        "6/14/2025 2:05:09 PM, 14/06/2025 14:05:09, 14.06.2025 14:05:09, 2025-06-14 14:05:09";
-      expect(extractAvailableVersions([consider(list)])).to.deep.equal([
-        "2025-06-14T14:05:09.000Z",
-      ]);
+      const list = "6/14/2025 2:05:09 PM, 14/06/2025 14:05:09, 14.06.2025 14:05:09, 2025-06-14 14:05:09";
+      expect(extractAvailableVersions([consider(list)])).to.deep.equal(["2025-06-14T14:05:09.000Z"]);
     });
   });
 
@@ -194,10 +180,7 @@ describe("extractAvailableVersions", () => {
         consider("14/06/2025 2:00:00 PM, 07/06/2025 2:00:00 PM, 05/06/2025 2:00:00 PM"),
         toDelete("05/06/2025 2:00:00 PM"),
       ];
-      expect(extractAvailableVersions(lines)).to.deep.equal([
-        "2025-06-14T14:00:00.000Z",
-        "2025-06-07T14:00:00.000Z",
-      ]);
+      expect(extractAvailableVersions(lines)).to.deep.equal(["2025-06-14T14:00:00.000Z", "2025-06-07T14:00:00.000Z"]);
     });
 
     it("contradicting evidence falls back to the per-entry rule", () => {
@@ -213,23 +196,15 @@ describe("extractAvailableVersions", () => {
   describe("deletions and line selection", () => {
     it("subtracts every listed deletion", () => {
       const lines = [
-        consider(
-          "2025-06-14 02:00:00, 2025-06-13 02:00:00, 2025-06-12 02:00:00, 2025-06-11 02:00:00",
-        ),
+        consider("2025-06-14 02:00:00, 2025-06-13 02:00:00, 2025-06-12 02:00:00, 2025-06-11 02:00:00"),
         toDelete("2025-06-13 02:00:00, 2025-06-11 02:00:00"),
       ];
-      expect(extractAvailableVersions(lines)).to.deep.equal([
-        "2025-06-14T02:00:00.000Z",
-        "2025-06-12T02:00:00.000Z",
-      ]);
+      expect(extractAvailableVersions(lines)).to.deep.equal(["2025-06-14T02:00:00.000Z", "2025-06-12T02:00:00.000Z"]);
     });
 
     it("an empty deletion tail deletes nothing", () => {
       const lines = [consider("2025-06-14 02:00:00, 2025-06-13 02:00:00"), toDelete("")];
-      expect(extractAvailableVersions(lines)).to.deep.equal([
-        "2025-06-14T02:00:00.000Z",
-        "2025-06-13T02:00:00.000Z",
-      ]);
+      expect(extractAvailableVersions(lines)).to.deep.equal(["2025-06-14T02:00:00.000Z", "2025-06-13T02:00:00.000Z"]);
     });
 
     it("ignores deletions that were not considered", () => {
@@ -238,46 +213,34 @@ describe("extractAvailableVersions", () => {
     });
 
     it("works whatever the order of the two lines", () => {
-      const lines = [
-        toDelete("2025-06-13 02:00:00"),
-        consider("2025-06-14 02:00:00, 2025-06-13 02:00:00"),
-      ];
+      const lines = [toDelete("2025-06-13 02:00:00"), consider("2025-06-14 02:00:00, 2025-06-13 02:00:00")];
       expect(extractAvailableVersions(lines)).to.deep.equal(["2025-06-14T02:00:00.000Z"]);
     });
 
     it("the last considered list wins", () => {
-      const lines = [
-        consider("2025-01-01 00:00:00, 2025-01-02 00:00:00"),
-        consider("2025-06-14 02:00:00"),
-      ];
+      const lines = [consider("2025-01-01 00:00:00, 2025-01-02 00:00:00"), consider("2025-06-14 02:00:00")];
       expect(extractAvailableVersions(lines)).to.deep.equal(["2025-06-14T02:00:00.000Z"]);
     });
 
     it("the last deletion list wins, even when it is empty", () => {
       const list = "2025-06-14 02:00:00, 2025-06-13 02:00:00";
       expect(
-        extractAvailableVersions([
-          consider(list),
-          toDelete("2025-06-14 02:00:00"),
-          toDelete("2025-06-13 02:00:00"),
-        ]),
+        extractAvailableVersions([consider(list), toDelete("2025-06-14 02:00:00"), toDelete("2025-06-13 02:00:00")]),
       ).to.deep.equal(["2025-06-14T02:00:00.000Z"]);
-      expect(
-        extractAvailableVersions([consider(list), toDelete("2025-06-14 02:00:00"), toDelete("")]),
-      ).to.deep.equal(["2025-06-14T02:00:00.000Z", "2025-06-13T02:00:00.000Z"]);
+      expect(extractAvailableVersions([consider(list), toDelete("2025-06-14 02:00:00"), toDelete("")])).to.deep.equal([
+        "2025-06-14T02:00:00.000Z",
+        "2025-06-13T02:00:00.000Z",
+      ]);
     });
 
     it("gives nothing without a considered list", () => {
-      expect(
-        extractAvailableVersions([toDelete("2025-06-14 02:00:00"), "Some other message"]),
-      ).to.deep.equal([]);
+      expect(extractAvailableVersions([toDelete("2025-06-14 02:00:00"), "Some other message"])).to.deep.equal([]);
       expect(extractAvailableVersions([])).to.deep.equal([]);
       expect(extractAvailableVersions([consider("")])).to.deep.equal([]);
     });
 
     it("sorts newest first and drops duplicates", () => {
-      const list =
-        "2024-12-31 23:59:59, 2025-06-14 02:00:00, 2025-01-01 00:00:00, 2025-06-14 02:00:00";
+      const list = "2024-12-31 23:59:59, 2025-06-14 02:00:00, 2025-01-01 00:00:00, 2025-06-14 02:00:00";
       expect(extractAvailableVersions([consider(list)])).to.deep.equal([
         "2025-06-14T02:00:00.000Z",
         "2025-01-01T00:00:00.000Z",
@@ -306,9 +269,9 @@ describe("extractAvailableVersions", () => {
     });
 
     it("takes precedence over the configured zone", () => {
-      expect(
-        extractAvailableVersions([consider("14/06/2025 02:00:00", "+01")], "Asia/Tokyo"),
-      ).to.deep.equal(["2025-06-14T01:00:00.000Z"]);
+      expect(extractAvailableVersions([consider("14/06/2025 02:00:00", "+01")], "Asia/Tokyo")).to.deep.equal([
+        "2025-06-14T01:00:00.000Z",
+      ]);
     });
 
     it("each line uses its own prefix or, without one, the configured zone", () => {
@@ -316,9 +279,7 @@ describe("extractAvailableVersions", () => {
         consider("14/06/2025 02:00:00, 13/06/2025 02:00:00", "+01"),
         `${PREFIX_TO_DELETE}All backups to delete: 13/06/2025 02:00:00`,
       ];
-      expect(extractAvailableVersions(lines, "Europe/London")).to.deep.equal([
-        "2025-06-14T01:00:00.000Z",
-      ]);
+      expect(extractAvailableVersions(lines, "Europe/London")).to.deep.equal(["2025-06-14T01:00:00.000Z"]);
     });
   });
 
@@ -326,23 +287,21 @@ describe("extractAvailableVersions", () => {
     const bare = (list: string): string[] => [`Backups to consider: ${list}`];
 
     it("are read in the given zone: UTC", () => {
-      expect(
-        extractAvailableVersions(bare("14/06/2025 02:00:00, 14/01/2025 02:00:00"), "UTC"),
-      ).to.deep.equal(["2025-06-14T02:00:00.000Z", "2025-01-14T02:00:00.000Z"]);
+      expect(extractAvailableVersions(bare("14/06/2025 02:00:00, 14/01/2025 02:00:00"), "UTC")).to.deep.equal([
+        "2025-06-14T02:00:00.000Z",
+        "2025-01-14T02:00:00.000Z",
+      ]);
     });
 
     it("are read in the given zone: Europe/London in summer (BST) and winter (GMT)", () => {
-      expect(
-        extractAvailableVersions(bare("14/06/2025 02:00:00, 14/01/2025 02:00:00"), "Europe/London"),
-      ).to.deep.equal(["2025-06-14T01:00:00.000Z", "2025-01-14T02:00:00.000Z"]);
+      expect(extractAvailableVersions(bare("14/06/2025 02:00:00, 14/01/2025 02:00:00"), "Europe/London")).to.deep.equal(
+        ["2025-06-14T01:00:00.000Z", "2025-01-14T02:00:00.000Z"],
+      );
     });
 
     it("are read in the given zone: America/New_York (EDT and EST)", () => {
       expect(
-        extractAvailableVersions(
-          bare("14/06/2025 02:00:00, 14/01/2025 02:00:00"),
-          "America/New_York",
-        ),
+        extractAvailableVersions(bare("14/06/2025 02:00:00, 14/01/2025 02:00:00"), "America/New_York"),
       ).to.deep.equal(["2025-06-14T06:00:00.000Z", "2025-01-14T07:00:00.000Z"]);
     });
 
@@ -360,10 +319,7 @@ describe("extractAvailableVersions", () => {
     });
 
     it("are read in the process zone by default and for an unknown zone name", () => {
-      const expected = [
-        new Date(2025, 5, 14, 2, 0, 0).toISOString(),
-        new Date(2025, 0, 14, 2, 0, 0).toISOString(),
-      ];
+      const expected = [new Date(2025, 5, 14, 2, 0, 0).toISOString(), new Date(2025, 0, 14, 2, 0, 0).toISOString()];
       const lines = bare("14/06/2025 02:00:00, 14/01/2025 02:00:00");
       expect(extractAvailableVersions(lines)).to.deep.equal(expected);
       expect(extractAvailableVersions(lines, "Not/AZone")).to.deep.equal(expected);
@@ -391,9 +347,7 @@ describe("extractAvailableVersions", () => {
         "14/06-2025 02:00:00",
         "14/06/2025 02:00.00",
       ].join(", ");
-      expect(extractAvailableVersions([consider(list)])).to.deep.equal([
-        "2025-06-14T02:00:00.000Z",
-      ]);
+      expect(extractAvailableVersions([consider(list)])).to.deep.equal(["2025-06-14T02:00:00.000Z"]);
     });
 
     it("keeps the range limits and leap days", () => {
@@ -438,9 +392,7 @@ describe("extractAvailableVersions", () => {
     });
 
     it("finds the retention line among thousands of unrelated lines", () => {
-      const noise = Array.from({ length: 20_000 }, (_, i) =>
-        logLine("+01", `[Verbose-Duplicati]: Checking file ${i}`),
-      );
+      const noise = Array.from({ length: 20_000 }, (_, i) => logLine("+01", `[Verbose-Duplicati]: Checking file ${i}`));
       const lines = [...noise, consider("14/06/2025 02:00:00", "+01"), ...noise];
       expect(extractAvailableVersions(lines)).to.deep.equal(["2025-06-14T01:00:00.000Z"]);
     });

@@ -12,6 +12,7 @@ import { createLogger } from "../../server/src/core/logger";
 import { Database } from "../../server/src/db/database";
 import { IngestService } from "../../server/src/ingest/ingest-service";
 import { type RunSpec, makeReport } from "../support/api";
+import { createTestDatabase, dropTestDatabase, postgresMode } from "../support/postgres";
 import { tempDataDir } from "../support/server";
 
 /**
@@ -21,12 +22,18 @@ import { tempDataDir } from "../support/server";
 describe("chart roll-ups: incremental upkeep equals a rebuild", () => {
   const log = createLogger("silent");
   let dir: string;
+  let databaseUrl: string | undefined;
   let db: Database;
   let ingest: IngestService;
 
   beforeEach(async () => {
     dir = tempDataDir();
-    db = await Database.open({ sqliteFile: path.join(dir, "t.db"), synchronous: "NORMAL", cacheMb: 8 }, log);
+    // With TEST_DATABASE_URL, on a fresh PostgreSQL database of its own (the same SQL through the dialect).
+    databaseUrl = postgresMode ? await createTestDatabase() : undefined;
+    db = await Database.open(
+      { sqliteFile: path.join(dir, "t.db"), synchronous: "NORMAL", cacheMb: 8, databaseUrl },
+      log,
+    );
     ingest = new IngestService({
       db,
       events: new EventBus(log),
@@ -36,6 +43,7 @@ describe("chart roll-ups: incremental upkeep equals a rebuild", () => {
   });
   afterEach(async () => {
     await db.close();
+    if (databaseUrl) await dropTestDatabase(databaseUrl);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -4,9 +4,7 @@ import { expect } from "chai";
 import { formatDurationHHMMSS, parseDurationToSeconds } from "../../server/src/ingest/duration";
 
 function fixtureDuration(file: string): unknown {
-  const report: unknown = JSON.parse(
-    readFileSync(path.join(__dirname, "../fixtures", file), "utf8"),
-  );
+  const report: unknown = JSON.parse(readFileSync(path.join(__dirname, "../fixtures", file), "utf8"));
   const data = isRecord(report) ? report["Data"] : undefined;
   return isRecord(data) ? data["Duration"] : undefined;
 }
@@ -75,16 +73,7 @@ describe("parseDurationToSeconds", () => {
     });
 
     it("rejects garbage and incomplete spans", () => {
-      for (const text of [
-        "",
-        "abc",
-        "12:34",
-        "1:2:3:4",
-        "00:00:5x",
-        "1..02:03:04",
-        "00:00:01.",
-        "1.5",
-      ]) {
+      for (const text of ["", "abc", "12:34", "1:2:3:4", "00:00:5x", "1..02:03:04", "00:00:01.", "1.5"]) {
         expect(parseDurationToSeconds(text), text).to.equal(null);
       }
     });
@@ -108,13 +97,7 @@ describe("parseDurationToSeconds", () => {
     });
 
     it("rejects negative and non-finite numbers", () => {
-      for (const value of [
-        -1,
-        -0.001,
-        Number.NaN,
-        Number.POSITIVE_INFINITY,
-        Number.NEGATIVE_INFINITY,
-      ]) {
+      for (const value of [-1, -0.001, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
         expect(parseDurationToSeconds(value)).to.equal(null);
       }
     });

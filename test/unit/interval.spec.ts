@@ -73,12 +73,8 @@ describe("monitoring/interval", () => {
     });
 
     it("treats a bare integer as seconds", () => {
-      expect(parseInterval("3600")).to.deep.equal([
-        { amount: 3600, unit: "s" },
-      ]);
-      expect(parseInterval(" 86400 ")).to.deep.equal([
-        { amount: 86400, unit: "s" },
-      ]);
+      expect(parseInterval("3600")).to.deep.equal([{ amount: 3600, unit: "s" }]);
+      expect(parseInterval(" 86400 ")).to.deep.equal([{ amount: 86400, unit: "s" }]);
     });
 
     it("tolerates whitespace", () => {
@@ -146,68 +142,36 @@ describe("monitoring/interval", () => {
 
   describe("addInterval", () => {
     it("adds s, m and h as exact milliseconds", () => {
-      expect(iso("2025-01-01T14:00:00.000Z", "30s")).to.equal(
-        "2025-01-01T14:00:30.000Z",
-      );
-      expect(iso("2025-01-01T14:00:00.000Z", "90m")).to.equal(
-        "2025-01-01T15:30:00.000Z",
-      );
-      expect(iso("2025-01-01T14:00:00.000Z", "12h")).to.equal(
-        "2025-01-02T02:00:00.000Z",
-      );
+      expect(iso("2025-01-01T14:00:00.000Z", "30s")).to.equal("2025-01-01T14:00:30.000Z");
+      expect(iso("2025-01-01T14:00:00.000Z", "90m")).to.equal("2025-01-01T15:30:00.000Z");
+      expect(iso("2025-01-01T14:00:00.000Z", "12h")).to.equal("2025-01-02T02:00:00.000Z");
     });
 
     it("adds D and W as UTC calendar days (7 per week)", () => {
-      expect(iso("2025-01-01T14:00:00.000Z", "1D")).to.equal(
-        "2025-01-02T14:00:00.000Z",
-      );
-      expect(iso("2025-01-01T14:00:00.000Z", "1W")).to.equal(
-        "2025-01-08T14:00:00.000Z",
-      );
-      expect(iso("2025-12-31T23:30:00.000Z", "1D")).to.equal(
-        "2026-01-01T23:30:00.000Z",
-      );
+      expect(iso("2025-01-01T14:00:00.000Z", "1D")).to.equal("2025-01-02T14:00:00.000Z");
+      expect(iso("2025-01-01T14:00:00.000Z", "1W")).to.equal("2025-01-08T14:00:00.000Z");
+      expect(iso("2025-12-31T23:30:00.000Z", "1D")).to.equal("2026-01-01T23:30:00.000Z");
     });
 
     it("applies tokens in written order", () => {
-      expect(iso("2025-01-01T14:00:00.000Z", "1D2h30m")).to.equal(
-        "2025-01-02T16:30:00.000Z",
-      );
+      expect(iso("2025-01-01T14:00:00.000Z", "1D2h30m")).to.equal("2025-01-02T16:30:00.000Z");
       // From Jan 31 the order matters because of month-end overflow.
-      expect(iso("2025-01-31T14:00:00.000Z", "1M1D")).to.equal(
-        "2025-03-04T14:00:00.000Z",
-      );
-      expect(iso("2025-01-31T14:00:00.000Z", "1D1M")).to.equal(
-        "2025-03-01T14:00:00.000Z",
-      );
+      expect(iso("2025-01-31T14:00:00.000Z", "1M1D")).to.equal("2025-03-04T14:00:00.000Z");
+      expect(iso("2025-01-31T14:00:00.000Z", "1D1M")).to.equal("2025-03-01T14:00:00.000Z");
     });
 
     it("keeps JavaScript's month-end overflow for M, as upstream (Jan 31 + 1M)", () => {
       // "Feb 31" rolls over: Mar 3 in 2025, Mar 2 in the leap year 2024.
-      expect(iso("2025-01-31T14:00:00.000Z", "1M")).to.equal(
-        "2025-03-03T14:00:00.000Z",
-      );
-      expect(iso("2024-01-31T14:00:00.000Z", "1M")).to.equal(
-        "2024-03-02T14:00:00.000Z",
-      );
-      expect(iso("2025-01-15T14:00:00.000Z", "1M")).to.equal(
-        "2025-02-15T14:00:00.000Z",
-      );
-      expect(iso("2025-03-31T14:00:00.000Z", "1M")).to.equal(
-        "2025-05-01T14:00:00.000Z",
-      );
-      expect(iso("2025-11-30T14:00:00.000Z", "2M")).to.equal(
-        "2026-01-30T14:00:00.000Z",
-      );
+      expect(iso("2025-01-31T14:00:00.000Z", "1M")).to.equal("2025-03-03T14:00:00.000Z");
+      expect(iso("2024-01-31T14:00:00.000Z", "1M")).to.equal("2024-03-02T14:00:00.000Z");
+      expect(iso("2025-01-15T14:00:00.000Z", "1M")).to.equal("2025-02-15T14:00:00.000Z");
+      expect(iso("2025-03-31T14:00:00.000Z", "1M")).to.equal("2025-05-01T14:00:00.000Z");
+      expect(iso("2025-11-30T14:00:00.000Z", "2M")).to.equal("2026-01-30T14:00:00.000Z");
     });
 
     it("keeps JavaScript's overflow for Y on Feb 29", () => {
-      expect(iso("2024-02-29T14:00:00.000Z", "1Y")).to.equal(
-        "2025-03-01T14:00:00.000Z",
-      );
-      expect(iso("2024-02-29T14:00:00.000Z", "4Y")).to.equal(
-        "2028-02-29T14:00:00.000Z",
-      );
+      expect(iso("2024-02-29T14:00:00.000Z", "1Y")).to.equal("2025-03-01T14:00:00.000Z");
+      expect(iso("2024-02-29T14:00:00.000Z", "4Y")).to.equal("2028-02-29T14:00:00.000Z");
     });
 
     it("does not move with local DST changes: a day is 24 h in UTC", () => {
@@ -221,23 +185,13 @@ describe("monitoring/interval", () => {
         expect(before.getHours()).to.equal(14);
         expect(after.getHours()).to.equal(15);
         // GMT returns 2025-10-26.
-        expect(iso("2025-10-25T14:00:00.000Z", "1D")).to.equal(
-          "2025-10-26T14:00:00.000Z",
-        );
-        expect(iso("2025-03-27T14:00:00.000Z", "1W")).to.equal(
-          "2025-04-03T14:00:00.000Z",
-        );
-        expect(iso("2025-03-15T14:00:00.000Z", "1M")).to.equal(
-          "2025-04-15T14:00:00.000Z",
-        );
+        expect(iso("2025-10-25T14:00:00.000Z", "1D")).to.equal("2025-10-26T14:00:00.000Z");
+        expect(iso("2025-03-27T14:00:00.000Z", "1W")).to.equal("2025-04-03T14:00:00.000Z");
+        expect(iso("2025-03-15T14:00:00.000Z", "1M")).to.equal("2025-04-15T14:00:00.000Z");
       });
       inTimeZone("America/New_York", () => {
-        expect(iso("2025-03-08T07:00:00.000Z", "1D")).to.equal(
-          "2025-03-09T07:00:00.000Z",
-        );
-        expect(iso("2025-11-01T07:00:00.000Z", "1D")).to.equal(
-          "2025-11-02T07:00:00.000Z",
-        );
+        expect(iso("2025-03-08T07:00:00.000Z", "1D")).to.equal("2025-03-09T07:00:00.000Z");
+        expect(iso("2025-11-01T07:00:00.000Z", "1D")).to.equal("2025-11-02T07:00:00.000Z");
       });
     });
 
@@ -249,10 +203,7 @@ describe("monitoring/interval", () => {
     });
 
     it("yields an Invalid Date past the representable range", () => {
-      const result = addInterval(
-        new Date("2025-01-01T00:00:00.000Z"),
-        tokens("999999999Y"),
-      );
+      const result = addInterval(new Date("2025-01-01T00:00:00.000Z"), tokens("999999999Y"));
       expect(Number.isNaN(result.getTime())).to.equal(true);
     });
   });
@@ -262,9 +213,7 @@ describe("monitoring/interval", () => {
       expect(approxIntervalMs(tokens("1M"))).to.equal(30 * DAY_MS);
       expect(approxIntervalMs(tokens("1Y"))).to.equal(365 * DAY_MS);
       expect(approxIntervalMs(tokens("1W"))).to.equal(7 * DAY_MS);
-      expect(approxIntervalMs(tokens("1D2h30m"))).to.equal(
-        DAY_MS + 2.5 * HOUR_MS,
-      );
+      expect(approxIntervalMs(tokens("1D2h30m"))).to.equal(DAY_MS + 2.5 * HOUR_MS);
       expect(approxIntervalMs(tokens("3600"))).to.equal(HOUR_MS);
     });
 
@@ -276,15 +225,9 @@ describe("monitoring/interval", () => {
 
   describe("migrateLegacyInterval", () => {
     it("converts the legacy object format", () => {
-      expect(
-        migrateLegacyInterval({ expectedInterval: 24, intervalUnit: "hour" }),
-      ).to.equal("24h");
-      expect(
-        migrateLegacyInterval({ expectedInterval: 1, intervalUnit: "day" }),
-      ).to.equal("1D");
-      expect(
-        migrateLegacyInterval({ expectedInterval: 7, intervalUnit: "day" }),
-      ).to.equal("7D");
+      expect(migrateLegacyInterval({ expectedInterval: 24, intervalUnit: "hour" })).to.equal("24h");
+      expect(migrateLegacyInterval({ expectedInterval: 1, intervalUnit: "day" })).to.equal("1D");
+      expect(migrateLegacyInterval({ expectedInterval: 7, intervalUnit: "day" })).to.equal("7D");
     });
 
     it("converts separate value and unit, including numeric strings and unit case", () => {
@@ -304,9 +247,7 @@ describe("monitoring/interval", () => {
       expect(migrateLegacyInterval(0, "hour")).to.equal(null);
       expect(migrateLegacyInterval(-1, "day")).to.equal(null);
       expect(migrateLegacyInterval(Number.NaN, "hour")).to.equal(null);
-      expect(migrateLegacyInterval(Number.POSITIVE_INFINITY, "hour")).to.equal(
-        null,
-      );
+      expect(migrateLegacyInterval(Number.POSITIVE_INFINITY, "hour")).to.equal(null);
       expect(migrateLegacyInterval(24, "week")).to.equal(null);
       expect(migrateLegacyInterval("abc", "hour")).to.equal(null);
       expect(migrateLegacyInterval(true, "hour")).to.equal(null);
@@ -316,9 +257,7 @@ describe("monitoring/interval", () => {
     it("passes current-format strings through in canonical form", () => {
       expect(migrateLegacyInterval("1D")).to.equal("1D");
       expect(migrateLegacyInterval("1D 2h")).to.equal("1D2h");
-      expect(
-        migrateLegacyInterval({ expectedInterval: "1W", allowedWeekDays: [1] }),
-      ).to.equal("1W");
+      expect(migrateLegacyInterval({ expectedInterval: "1W", allowedWeekDays: [1] })).to.equal("1W");
     });
 
     it("returns null for anything else", () => {

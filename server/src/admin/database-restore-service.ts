@@ -141,6 +141,30 @@ export class DatabaseRestoreService {
   }
 
   /**
+   * PostgreSQL: the same steps without the SQLite connection. The safety copy is a SQLite snapshot of the live rows
+   * (the backup download's format); the replacement is one PostgreSQL transaction whose constraints refuse rows that
+   * do not fit before anything is committed (so there is no unsound result to roll back from the copy).
+   */
+  private async replaceLivePostgres(
+    candidate: string,
+    keep: ReadonlySet<string>,
+  ): Promise<{ safetyBackupPath: string; tables: Record<string, number> }> {
+    const { db, dataDir, clock } = this.deps;
+    const safety = safetyCopyPath(dataDir, clock.now());
+    await db.backupTo(safety);
+    let copied;
+    try {
+      ({ copied } = await db.replaceFromSqliteFile(candidate, { keep, clear: CLEARED }));
+    } catch (err) {
+      removeDatabaseFiles(safety);
+      if (err instanceof RejectedDataError) throw invalidFile(`The database's rows do not fit: ${err.message}`);
+      throw err;
+    }
+    pruneSafetyCopies(dataDir);
+    return { safetyBackupPath: path.basename(safety), tables: Object.fromEntries(copied.map((c) => [c.table, c.rows])) };
+  }
+
+  /**
    * Safety copy, then every live table except `keep` (and the emptied sessions) replaced by the candidate's rows in
    * one transaction; rolled back from the copy if the result is unsound. Tables the migration derives from the runs
    * (chart roll-ups) thereby always match the restored runs.
@@ -150,6 +174,7 @@ export class DatabaseRestoreService {
     keep: ReadonlySet<string>,
   ): Promise<{ safetyBackupPath: string; tables: Record<string, number> }> {
     const { dataDir, log } = this.deps;
+    if (this.deps.db.dialect.kind === "postgres") return this.replaceLivePostgres(candidate, keep);
     return this.deps.db.exclusive(async (conn) => {
       const safety = safetyCopyPath(dataDir, this.deps.clock.now());
       await sqliteOnlineBackup(conn, safety);

@@ -30,7 +30,10 @@ export function redactDetails(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redactDetails);
   if (value && typeof value === "object") {
     return Object.fromEntries(
-      Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, SECRET_KEY.test(k) ? "[REDACTED]" : redactDetails(v)]),
+      Object.entries(value as Record<string, unknown>).map(([k, v]) => [
+        k,
+        SECRET_KEY.test(k) ? "[REDACTED]" : redactDetails(v),
+      ]),
     );
   }
   return value;

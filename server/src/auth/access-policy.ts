@@ -104,9 +104,12 @@ export class SessionAndTokenPolicy implements AccessPolicy {
       if (p.kind === "token") throw forbidden("This API token may not upload");
       if (!this.deps.uploadToken && !(await this.keysRequired())) return;
       const invalid = p.kind === "anonymous" && p.invalidKey;
-      throw unauthorized(invalid ? "Invalid upload token" : p.kind === "anonymous" ? "Upload token required" : "Invalid upload token", {
-        message: "Send an upload key as ?token=<key>, ?api_key=<key>, X-Api-Key or Authorization: Bearer",
-      });
+      throw unauthorized(
+        invalid ? "Invalid upload token" : p.kind === "anonymous" ? "Upload token required" : "Invalid upload token",
+        {
+          message: "Send an upload key as ?token=<key>, ?api_key=<key>, X-Api-Key or Authorization: Bearer",
+        },
+      );
     }
 
     if (access === "read") {
@@ -126,7 +129,9 @@ export class SessionAndTokenPolicy implements AccessPolicy {
     if (p.kind === "token") {
       if (p.scope === "admin") return;
       if (access === "user" && p.scope === "read" && safe) return;
-      throw forbidden(access === "admin" ? "Administrator access required" : "This API token's scope does not allow this");
+      throw forbidden(
+        access === "admin" ? "Administrator access required" : "This API token's scope does not allow this",
+      );
     }
     if (p.kind === "upload-key") throw forbidden("The upload key may only upload");
     if (p.kind === "anonymous" && p.invalidKey) throw unauthorized("Invalid API token");

@@ -25,8 +25,10 @@ export function validatePassword(password: string, policy: PasswordPolicy): stri
   const errors: string[] = [];
   if (password.length < policy.minLength) errors.push(`Password must be at least ${policy.minLength} characters long`);
   if (password.length > 256) errors.push("Password must be at most 256 characters long");
-  if (policy.requireUppercase && !/[A-Z]/.test(password)) errors.push("Password must contain at least one uppercase letter");
-  if (policy.requireLowercase && !/[a-z]/.test(password)) errors.push("Password must contain at least one lowercase letter");
+  if (policy.requireUppercase && !/[A-Z]/.test(password))
+    errors.push("Password must contain at least one uppercase letter");
+  if (policy.requireLowercase && !/[a-z]/.test(password))
+    errors.push("Password must contain at least one lowercase letter");
   if (policy.requireNumbers && !/[0-9]/.test(password)) errors.push("Password must contain at least one number");
   if (KNOWN_DEFAULTS.has(password.toLowerCase())) errors.push("This password is publicly known and cannot be used");
   return errors;

@@ -4,7 +4,12 @@ import { hash, verify } from "@node-rs/argon2";
  * Password hashing with argon2id (OWASP parameters: 19 MiB, 2 passes). @node-rs/argon2 ships prebuilt binaries in
  * the npm package, so nothing is compiled at install time, and hashing runs off the event loop.
  */
-const OPTIONS = { algorithm: 2 /* Argon2id (a const enum, not importable under isolatedModules) */, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+const OPTIONS = {
+  algorithm: 2 /* Argon2id (a const enum, not importable under isolatedModules) */,
+  memoryCost: 19_456,
+  timeCost: 2,
+  parallelism: 1,
+} as const;
 
 export const hashPassword = (plain: string): Promise<string> => hash(plain, OPTIONS);
 

@@ -13,7 +13,13 @@ export type Principal =
   /** Nobody; `invalidKey` when a key was presented that matches nothing (ignored where keys are optional). */
   | { kind: "anonymous"; invalidKey?: boolean }
   /** A browser session (cookie). `user` is null for an anonymous session (made by GET /api/csrf). */
-  | { kind: "session"; sessionHash: string; user: SessionUser | null; csrfToken: string | null; csrfExpiresAt: string | null }
+  | {
+      kind: "session";
+      sessionHash: string;
+      user: SessionUser | null;
+      csrfToken: string | null;
+      csrfExpiresAt: string | null;
+    }
   | { kind: "token"; tokenId: string; name: string; scope: TokenScope }
   /** UPLOAD_TOKEN from the environment: a pre-made upload key. */
   | { kind: "upload-key" };

@@ -190,9 +190,9 @@ export async function latestTotalsAllJobs(q: Queryable, start: string, end: stri
                     (SELECT MAX(l.date) FROM backups l
                       WHERE l.server_id = j.server_id AND l.backup_name = j.backup_name
                         AND l.date >= ? AND l.date < ?) AS last_date
-               FROM jobs j WHERE j.first_run_date < ? AND j.latest_date >= ?) last
+               FROM jobs j WHERE j.first_run_date < ? AND j.latest_date >= ?) job_last
       CROSS JOIN backups b
-      WHERE b.server_id = last.server_id AND b.backup_name = last.backup_name AND b.date = last.last_date`,
+      WHERE b.server_id = job_last.server_id AND b.backup_name = job_last.backup_name AND b.date = job_last.last_date`,
     [start, end, end, start],
   );
   return toLatestTotals(row);

@@ -50,11 +50,11 @@ ${ROLLUP_COLUMNS.map((c) => `  ${c} = chart_rollups.${c} + excluded.${c}`).join(
 /** The job's run just before and just after a date: two seeks on the unique index (server_id, backup_name, date). */
 const NEIGHBOURS_SQL = `SELECT * FROM (SELECT date, size, examined_files, known_file_size, backup_list_count
                  FROM backups WHERE server_id = ? AND backup_name = ? AND date < ?
-                ORDER BY date DESC LIMIT 1) prev
+                ORDER BY date DESC LIMIT 1) before_run
 UNION ALL
 SELECT * FROM (SELECT date, 0 AS size, 0 AS examined_files, 0 AS known_file_size, 0 AS backup_list_count
                  FROM backups WHERE server_id = ? AND backup_name = ? AND date > ?
-                ORDER BY date LIMIT 1) next`;
+                ORDER BY date LIMIT 1) after_run`;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const n = (v: unknown) => Number(v ?? 0);

@@ -15,6 +15,7 @@ export const badRequest = (error: string, extra: Record<string, unknown> = {}) =
   new HttpError(400, { error, ...extra });
 export const unauthorized = (error = "Authentication required", extra: Record<string, unknown> = {}) =>
   new HttpError(401, { error, ...extra });
-export const forbidden = (error: string, extra: Record<string, unknown> = {}) => new HttpError(403, { error, ...extra });
+export const forbidden = (error: string, extra: Record<string, unknown> = {}) =>
+  new HttpError(403, { error, ...extra });
 export const notFound = (error: string, extra: Record<string, unknown> = {}) => new HttpError(404, { error, ...extra });
 export const conflict = (error: string, extra: Record<string, unknown> = {}) => new HttpError(409, { error, ...extra });

@@ -30,8 +30,8 @@ import type { Logger } from "./logger";
 import { SecretBox } from "./secrets";
 
 // ---------------------------------------------------------------------------------------------------------------
-// Legacy shapes (before the public API in plugins/api.ts). Kept so code written against them still compiles:
-// notifications/notices.ts builds on PluginContext, and plugins/legacy.ts adapts a Plugin into a definition.
+// Legacy shape (before the public API in plugins/api.ts). Kept so code written against it still compiles:
+// notifications/notices.ts builds on PluginContext.
 
 /** @deprecated Plugins use PluginContext from plugins/api.ts. */
 export interface PluginContext<TConfig = unknown, TServices = unknown> {
@@ -40,13 +40,6 @@ export interface PluginContext<TConfig = unknown, TServices = unknown> {
   readonly clock: Clock;
   readonly services: TServices;
   on<K extends EventName>(name: K, handler: EventHandler<K>): void;
-}
-
-/** @deprecated Plugins are PluginDefinitions (plugins/api.ts); plugins/legacy.ts adapts this shape. */
-export interface Plugin<TConfig = unknown, TServices = unknown> {
-  readonly name: string;
-  start(ctx: PluginContext<TConfig, TServices>): void | Promise<void>;
-  stop(): void | Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

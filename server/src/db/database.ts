@@ -1,14 +1,19 @@
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { DataSource, QueryFailedError, type QueryRunner } from "typeorm";
 import type { AppConfig } from "../config";
 import type { Logger } from "../core/logger";
 import {
   type Dialect,
+  type ReplaceOutcome,
+  type ReplacePlan,
+  RejectedDataError,
+  isConstraintViolation,
   type SqliteConnection,
   type SqliteExecutor,
   POSTGRES_MIGRATION_LOCK,
-  bindParams,
+  postgresParams,
   isRetryablePostgresError,
   isSqliteConnection,
   openSqliteFile,
@@ -19,6 +24,7 @@ import {
   sqliteExecutor,
   sqliteOnlineBackup,
 } from "./dialect";
+import { copyDatabase } from "./copy";
 import { ALL_ENTITIES } from "./entities";
 import { type LeaderLease, PostgresLeaderLease, alwaysLeader } from "./leader";
 import { Mutex } from "./mutex";
@@ -87,15 +93,15 @@ function executorQueryable(executor: () => SqliteExecutor, dialect: Dialect): Qu
 function queryable(runner: QueryRunner, dialect: Dialect): Queryable {
   return {
     async all<T>(sql: string, params: readonly unknown[] = []) {
-      const res = await runner.query(dialect.sql(sql), bindParams(params), true);
+      const res = await runner.query(dialect.sql(sql), postgresParams(params), true);
       return (res.records ?? []) as T[];
     },
     async get<T>(sql: string, params: readonly unknown[] = []) {
-      const res = await runner.query(dialect.sql(sql), bindParams(params), true);
+      const res = await runner.query(dialect.sql(sql), postgresParams(params), true);
       return (res.records as T[] | undefined)?.[0];
     },
     async run(sql: string, params: readonly unknown[] = []) {
-      const res = await runner.query(dialect.sql(sql), bindParams(params), true);
+      const res = await runner.query(dialect.sql(sql), postgresParams(params), true);
       return { changes: res.affected ?? 0 };
     },
   };
@@ -348,7 +354,43 @@ export class Database {
    * so holding the lock would only stall every request for the length of the copy.
    */
   backupTo(file: string): Promise<void> {
+    if (this.dialect.kind === "postgres") return this.copyToSqliteFile(file);
     return sqliteOnlineBackup(this.sqliteConnection(), file);
+  }
+
+  /**
+   * PostgreSQL: the live rows copied into a new SQLite file of the same schema, read in one REPEATABLE READ unit
+   * (a consistent snapshot; uploads carry on). The download (and a restore) is then the same SQLite file on both.
+   */
+  private async copyToSqliteFile(file: string): Promise<void> {
+    const target = await Database.open({ sqliteFile: file, synchronous: "NORMAL", cacheMb: 8 }, this.quietLog());
+    try {
+      await copyDatabase(this, target);
+    } finally {
+      await target.close();
+    }
+  }
+
+  private quietLog(): Logger {
+    return this.log.child({}, { level: "warn" });
+  }
+
+  /**
+   * PostgreSQL: replaces the live rows with those of a SQLite file of the same schema (a restore), in one
+   * transaction: tables in `plan.keep` stay as they are, those in `plan.clear` are emptied. A row that does not fit
+   * (a constraint, a foreign key) rolls everything back and surfaces as RejectedDataError.
+   */
+  async replaceFromSqliteFile(file: string, plan: ReplacePlan): Promise<ReplaceOutcome> {
+    if (this.dialect.kind !== "postgres") throw new Error("replaceFromSqliteFile is for PostgreSQL (SQLite: exclusive)");
+    const source = await Database.open({ sqliteFile: file, synchronous: "NORMAL", cacheMb: 8 }, this.quietLog());
+    try {
+      return await copyDatabase(source, this, { keep: plan.keep, clear: plan.clear });
+    } catch (err) {
+      if (isConstraintViolation(err)) throw new RejectedDataError((err as Error).message);
+      throw err;
+    } finally {
+      await source.close();
+    }
   }
 
   /**
@@ -356,6 +398,21 @@ export class Database {
    * consistent snapshot (WAL) that does not hold up writers.
    */
   async dumpSql(write: (text: string) => Promise<void>): Promise<{ tables: number; rows: number }> {
+    if (this.dialect.kind === "postgres") {
+      // The same SQLite dump, of a snapshot copy (see copyToSqliteFile): a restore reads it on either database.
+      const scratch = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "duplistatus-dump-")), "snapshot.db");
+      try {
+        await this.copyToSqliteFile(scratch);
+        const conn = openSqliteFile(scratch, { readonly: true });
+        try {
+          return await sqliteDump(conn, write);
+        } finally {
+          conn.close();
+        }
+      } finally {
+        fs.rmSync(path.dirname(scratch), { recursive: true, force: true });
+      }
+    }
     const conn = openSqliteFile(this.sqliteFile, { readonly: true });
     try {
       return await sqliteDump(conn, write);

@@ -457,9 +457,18 @@ export function postgresPlaceholders(text: string): string {
   return out;
 }
 
-/** Parameters as both drivers take them: booleans become 0/1 (the schema's flags are integers on both). */
-export function bindParams(params: readonly unknown[]): unknown[] {
-  return params.some((p) => typeof p === "boolean") ? params.map((v) => (typeof v === "boolean" ? (v ? 1 : 0) : v)) : [...params];
+const needsBinding = (v: unknown): boolean => typeof v === "boolean" || (typeof v === "string" && v.includes("\u0000"));
+
+/**
+ * Parameters for node-postgres: booleans become 0/1 as on SQLite (the schema's flags are integers), and NUL
+ * characters, which PostgreSQL text cannot hold (SQLite can), become U+FFFD: a report or a lookup carrying one is
+ * stored or answered instead of failing with an encoding error.
+ */
+export function postgresParams(params: readonly unknown[]): unknown[] {
+  if (!params.some(needsBinding)) return [...params];
+  return params.map((v) =>
+    typeof v === "boolean" ? (v ? 1 : 0) : typeof v === "string" ? v.replace(/\u0000/g, "\ufffd") : v,
+  );
 }
 
 const INT8_OID = 20;
@@ -486,6 +495,13 @@ export function isRetryablePostgresError(err: unknown): boolean {
   const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
   const code = e?.driverError?.code ?? e?.code;
   return code === "40001" || code === "40P01";
+}
+
+/** SQLSTATE class 23 (integrity constraint violation: not null, foreign key, unique, check). */
+export function isConstraintViolation(err: unknown): boolean {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
+  const code = e?.driverError?.code ?? e?.code;
+  return typeof code === "string" && code.startsWith("23");
 }
 
 /** SQLSTATE unique_violation (a concurrent insert of the same key that ON CONFLICT could not absorb). */
@@ -549,7 +565,7 @@ export async function openPostgresSession(url: string, applicationName = "duplis
   await client.connect();
   return {
     async query<T>(sql: string, params: readonly unknown[] = []) {
-      const res = await client.query(postgresPlaceholders(sql), bindParams(params));
+      const res = await client.query(postgresPlaceholders(sql), postgresParams(params));
       return res.rows as T[];
     },
     onNotification(handler) {

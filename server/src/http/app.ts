@@ -143,14 +143,20 @@ function routeMiddleware(route: RouteDef, opts: HttpAppOptions): Koa.Middleware[
 
   chain.push(async (ctx) => {
     const params = route.params ? route.params.safeParse(ctx.params) : { success: true as const, data: ctx.params };
-    if (!params.success) throw new HttpError(400, { error: "Invalid path parameters", invalidFields: zodIssues(params.error) });
+    if (!params.success)
+      throw new HttpError(400, { error: "Invalid path parameters", invalidFields: zodIssues(params.error) });
     const query = route.query ? route.query.safeParse(ctx.query) : { success: true as const, data: ctx.query };
-    if (!query.success) throw new HttpError(400, { error: "Invalid query parameters", invalidFields: zodIssues(query.error) });
-    const body = route.body ? route.body.safeParse(ctx.request.body) : { success: true as const, data: ctx.request.body };
+    if (!query.success)
+      throw new HttpError(400, { error: "Invalid query parameters", invalidFields: zodIssues(query.error) });
+    const body = route.body
+      ? route.body.safeParse(ctx.request.body)
+      : { success: true as const, data: ctx.request.body };
     if (!body.success) {
       throw new HttpError(400, {
         error: "Invalid request body",
-        message: zodIssues(body.error).map((i) => `${i.field || "body"}: ${i.message}`).join("; "),
+        message: zodIssues(body.error)
+          .map((i) => `${i.field || "body"}: ${i.message}`)
+          .join("; "),
         invalidFields: zodIssues(body.error),
       });
     }
@@ -229,7 +235,12 @@ export function createHttpApp(opts: HttpAppOptions): { app: Koa; router: Router 
       setSecurityHeaders(ctx);
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       opts.log.info(
-        { method: ctx.method, url: ctx.originalUrl.replace(SECRET_QUERY, "$1[redacted]"), status: ctx.status, ms: Math.round(ms * 100) / 100 },
+        {
+          method: ctx.method,
+          url: ctx.originalUrl.replace(SECRET_QUERY, "$1[redacted]"),
+          status: ctx.status,
+          ms: Math.round(ms * 100) / 100,
+        },
         "request",
       );
     }

@@ -48,7 +48,9 @@ export function buildOpenApi(routes: readonly RouteDef[], info: { version: strin
       tags: r.tags,
       operationId: `${r.method}${path.replace(/[{}]/g, "").replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ""))}`,
       parameters: [...parameters(r.params, "path"), ...parameters(r.query, "query")],
-      ...(bodySchema ? { requestBody: { required: true, content: { [bodyType]: { schema: jsonSchema(bodySchema, "input") } } } } : {}),
+      ...(bodySchema
+        ? { requestBody: { required: true, content: { [bodyType]: { schema: jsonSchema(bodySchema, "input") } } } }
+        : {}),
       responses,
       "x-access": r.access,
       ...(r.access === "public" ? { security: [] } : {}),

@@ -53,10 +53,7 @@ type WallClockToEpoch = (wall: WallClock) => number;
  * delete:" line, newest first. Non-string entries are skipped; a non-array input yields [] except a
  * plain string, which is read as text (upstream's fallback for non-JSON message text).
  */
-export function extractAvailableVersions(
-  lines: readonly unknown[] | null | undefined,
-  timeZone?: string,
-): string[] {
+export function extractAvailableVersions(lines: readonly unknown[] | null | undefined, timeZone?: string): string[] {
   const { consider, toDelete } = findLastLists(asEntries(lines));
   if (consider === null) return [];
 
@@ -71,9 +68,7 @@ export function extractAvailableVersions(
 
   const considered = toEpochs(considerStamps, slashOrder, consider.offsetMinutes, zoneConverter);
   const deleted = new Set(
-    toDelete === null
-      ? []
-      : toEpochs(deleteStamps, slashOrder, toDelete.offsetMinutes, zoneConverter),
+    toDelete === null ? [] : toEpochs(deleteStamps, slashOrder, toDelete.offsetMinutes, zoneConverter),
   );
   const kept = [...new Set(considered)].filter((epoch) => !deleted.has(epoch));
   return kept.sort((a, b) => b - a).map((epoch) => new Date(epoch).toISOString());
@@ -259,8 +254,7 @@ function slashFields(stamp: RawStamp, slashOrder: SlashOrder): [number, number] 
 
 function isValidWallClock(w: WallClock): boolean {
   if (w.year < MIN_YEAR || w.year > MAX_YEAR) return false;
-  if (w.month < 1 || w.month > 12 || w.day < 1 || w.day > daysInMonth(w.year, w.month))
-    return false;
+  if (w.month < 1 || w.month > 12 || w.day < 1 || w.day > daysInMonth(w.year, w.month)) return false;
   return w.hour <= 23 && w.minute <= 59 && w.second <= 59;
 }
 

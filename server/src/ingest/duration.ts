@@ -30,8 +30,7 @@ function parseTimeSpan(text: string): number | null {
   if (!match) return null;
   const [, sign, daysText, hoursText, minutesText, secondsText, fractionText] = match;
   if (sign !== undefined) return null;
-  if (hoursText === undefined || minutesText === undefined || secondsText === undefined)
-    return null;
+  if (hoursText === undefined || minutesText === undefined || secondsText === undefined) return null;
 
   const days = daysText === undefined ? 0 : Number(daysText);
   const hours = Number(hoursText);
@@ -40,8 +39,7 @@ function parseTimeSpan(text: string): number | null {
   if (minutes >= 60 || seconds >= 60) return null;
   if (daysText !== undefined && hours >= 24) return null;
 
-  const wholeSeconds =
-    days * SECONDS_PER_DAY + hours * SECONDS_PER_HOUR + minutes * SECONDS_PER_MINUTE + seconds;
+  const wholeSeconds = days * SECONDS_PER_DAY + hours * SECONDS_PER_HOUR + minutes * SECONDS_PER_MINUTE + seconds;
   if (!Number.isSafeInteger(wholeSeconds)) return null;
   if (fractionText === undefined) return wholeSeconds;
   // Re-assemble the decimal text and parse it once: the result is the double nearest to the

@@ -25,7 +25,10 @@ function normaliseStatus(raw: string): BackupStatus {
 }
 
 /** Upstream: errors_array is the Errors list when non-empty, else the exception text, else nothing. */
-function errorsArray(errors: readonly unknown[] | null | undefined, exception: string | null | undefined): string | null {
+function errorsArray(
+  errors: readonly unknown[] | null | undefined,
+  exception: string | null | undefined,
+): string | null {
   if (Array.isArray(errors) && errors.length > 0) return JSON.stringify(errors);
   if (typeof exception === "string" && exception.trim() !== "") return JSON.stringify([exception]);
   return null;
@@ -42,7 +45,8 @@ function mapDuplicati(report: DuplicatiReport, ctx: { now: Date; timeZone: strin
   // validateReport guarantees these parse.
   const begin = parseReportDate(d.BeginTime) as Date;
   const durationSeconds = parseDurationToSeconds(d.Duration) as number;
-  const end = d.EndTime != null ? (parseReportDate(d.EndTime) as Date) : new Date(begin.getTime() + durationSeconds * 1000);
+  const end =
+    d.EndTime != null ? (parseReportDate(d.EndTime) as Date) : new Date(begin.getTime() + durationSeconds * 1000);
 
   // Real reports carry the log in top-level LogLines; the generator/collect shape in Data.Messages.
   const logLines = Array.isArray(report.LogLines) ? report.LogLines : Array.isArray(d.Messages) ? d.Messages : null;

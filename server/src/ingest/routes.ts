@@ -22,7 +22,10 @@ export function ingestRoutes(ingest: IngestService, rateLimit: RateLimiter): Rou
       internalError: { error: "Failed to process backup data" },
       responses: {
         200: { description: "Stored", schema: UploadResponseSchema },
-        400: { description: "Invalid report (error, and missingFields / invalidFields where useful)", schema: ErrorBody },
+        400: {
+          description: "Invalid report (error, and missingFields / invalidFields where useful)",
+          schema: ErrorBody,
+        },
         401: { description: "Upload token missing or wrong (when UPLOAD_TOKEN is set)", schema: ErrorBody },
         409: { description: "Duplicate report", schema: ErrorBody },
         413: { description: "Body over the size limit", schema: ErrorBody },

@@ -12,7 +12,8 @@ import {
   type SimpleReport,
 } from "./report-schema";
 
-export type ValidatedReport = { shape: "duplicati"; report: DuplicatiReport } | { shape: "simple"; report: SimpleReport };
+export type ValidatedReport =
+  { shape: "duplicati"; report: DuplicatiReport } | { shape: "simple"; report: SimpleReport };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -84,7 +85,8 @@ function validateSimple(body: Record<string, unknown>): ValidatedReport {
   if (!parsed.success) invalidFields(describeIssues(parsed.error.issues));
   const report = parsed.data;
   const problems: Array<{ field: string; message: string }> = [];
-  if (!parseReportDate(report.backup.startTime)) problems.push({ field: "backup.startTime", message: "not a valid date" });
+  if (!parseReportDate(report.backup.startTime))
+    problems.push({ field: "backup.startTime", message: "not a valid date" });
   if (report.backup.endTime !== undefined && !parseReportDate(report.backup.endTime)) {
     problems.push({ field: "backup.endTime", message: "not a valid date" });
   }

@@ -1,13 +1,12 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
-import { BACKUP_STATUSES, type BackupStatus, RUN_COUNTER_COLUMNS } from "../core/domain";
-import type { Database, Queryable } from "../db/database";
-import type { JobStateService, JobStateView } from "../reporting/job-state-service";
+import { BACKUP_STATUSES } from "../core/domain";
+import type { JobRunCounts, JobStateView, PluginServices } from "../plugins/api";
 
 /**
- * The Prometheus view of duplistatus, built from the database at scrape time: the current state of every job
- * (JobStateService.list(), one query over the maintained `jobs` rows) and the per-status run counters kept on those
- * rows. Nothing is counted in memory, so every instance on the same database answers the same, the counters survive
- * restarts, and no scrape ever scans the stored runs.
+ * The Prometheus view of duplistatus, built at scrape time from the plugin API's read services: the current state of
+ * every job (jobs.list(), one query over the maintained `jobs` rows), the per-status run counters kept on those rows
+ * (jobs.runCounts()) and the summary's server count. Nothing is counted in memory, so every instance on the same
+ * database answers the same, the counters survive restarts, and no scrape ever scans the stored runs.
  *
  * Each scrape fills a fresh prom-client registry (no state shared between concurrent scrapes, and jobs deleted since
  * the last scrape simply disappear); prom-client writes the text format: HELP/TYPE lines, label escaping.
@@ -89,16 +88,13 @@ const JOB_GAUGES: ReadonlyArray<{ name: string; help: string; value: (j: JobStat
   },
 ];
 
-type CounterRow = { server_id: string; backup_name: string } & Record<
-  (typeof RUN_COUNTER_COLUMNS)[BackupStatus],
-  number
->;
-
 const jobKey = (serverId: string, backupName: string) => JSON.stringify([serverId, backupName]);
 
 export interface MetricsCollectorDeps {
-  db: Database;
-  jobs: JobStateService;
+  /** ctx.services.jobs: the job states and the stored run counters. */
+  jobs: Pick<PluginServices["jobs"], "list" | "runCounts">;
+  /** ctx.services.summary: the server count. */
+  summary: PluginServices["summary"];
   /** duplistatus version, for duplistatus_build_info. */
   version: string;
   /** Add prom-client's default process and Node.js metrics (METRICS_PROCESS). */
@@ -125,10 +121,7 @@ export class MetricsCollector {
 
   /** The metrics in the Prometheus text format 0.0.4. */
   async render(): Promise<string> {
-    const { counters, servers } = await this.deps.db.read(async (q) => ({
-      counters: await runCounters(q),
-      servers: await countServers(q),
-    }));
+    const [counters, servers] = await Promise.all([runCounters(this.deps.jobs), countServers(this.deps.summary)]);
     const jobs = await this.deps.jobs.list();
 
     const registry = new Registry();
@@ -181,7 +174,7 @@ export class MetricsCollector {
       const counted = counters.get(jobKey(job.serverId, job.backupName));
       if (counted) {
         for (const status of BACKUP_STATUSES) {
-          runs.inc({ ...labels, status }, Number(counted[RUN_COUNTER_COLUMNS[status]]));
+          runs.inc({ ...labels, status }, Number(counted.runs[status] ?? 0));
         }
       }
     }
@@ -191,13 +184,11 @@ export class MetricsCollector {
   }
 }
 
-async function runCounters(q: Queryable): Promise<Map<string, CounterRow>> {
-  const rows = await q.all<CounterRow>(
-    `SELECT server_id, backup_name, ${Object.values(RUN_COUNTER_COLUMNS).join(", ")} FROM jobs WHERE run_count > 0`,
-  );
-  return new Map(rows.map((r) => [jobKey(r.server_id, r.backup_name), r]));
+async function runCounters(jobs: MetricsCollectorDeps["jobs"]): Promise<Map<string, JobRunCounts>> {
+  const rows = await jobs.runCounts();
+  return new Map(rows.map((r) => [jobKey(r.serverId, r.backupName), r]));
 }
 
-async function countServers(q: Queryable): Promise<number> {
-  return Number((await q.get<{ n: number }>(`SELECT COUNT(*) AS n FROM servers`))?.n ?? 0);
+async function countServers(summary: MetricsCollectorDeps["summary"]): Promise<number> {
+  return Number((await summary()).totalServers ?? 0);
 }

@@ -38,9 +38,7 @@ const APPROX_UNIT_MS: Record<IntervalUnit, number> = {
 const UNITS: readonly IntervalUnit[] = ["s", "m", "h", "D", "W", "M", "Y"];
 
 function isIntervalUnit(value: unknown): value is IntervalUnit {
-  return (
-    typeof value === "string" && (UNITS as readonly string[]).includes(value)
-  );
+  return typeof value === "string" && (UNITS as readonly string[]).includes(value);
 }
 
 function isValidAmount(value: unknown): value is number {
@@ -125,10 +123,7 @@ export function formatInterval(tokens: readonly IntervalToken[]): string {
  *
  * A result outside the Date range is an Invalid Date; callers check for it.
  */
-export function addInterval(
-  date: Date,
-  tokens: readonly IntervalToken[],
-): Date {
+export function addInterval(date: Date, tokens: readonly IntervalToken[]): Date {
   const result = new Date(date.getTime());
   for (const { amount, unit } of tokens) {
     switch (unit) {
@@ -169,10 +164,7 @@ export function approxIntervalMs(tokens: readonly IntervalToken[]): number {
 }
 
 /** Units of the legacy `{expectedInterval: <number>, intervalUnit}` format. */
-const LEGACY_UNIT_STEPS: Record<
-  "hour" | "day",
-  ReadonlyArray<readonly [IntervalUnit, number]>
-> = {
+const LEGACY_UNIT_STEPS: Record<"hour" | "day", ReadonlyArray<readonly [IntervalUnit, number]>> = {
   day: [
     ["D", 86_400],
     ["h", 3_600],
@@ -188,8 +180,7 @@ const LEGACY_UNIT_STEPS: Record<
 
 function toLegacyNumber(value: unknown): number | null {
   if (typeof value === "number") return Number.isFinite(value) ? value : null;
-  if (typeof value === "string" && /^\s*\d+(?:\.\d+)?\s*$/.test(value))
-    return Number(value);
+  if (typeof value === "string" && /^\s*\d+(?:\.\d+)?\s*$/.test(value)) return Number(value);
   return null;
 }
 
@@ -206,10 +197,7 @@ function toLegacyNumber(value: unknown): number | null {
  * - Anything else (unknown unit, non-positive, garbage) → null, so the caller
  *   can fall back to the default "1D".
  */
-export function migrateLegacyInterval(
-  value: unknown,
-  unit?: unknown,
-): string | null {
+export function migrateLegacyInterval(value: unknown, unit?: unknown): string | null {
   if (typeof value === "object" && value !== null && !Array.isArray(value)) {
     const legacy = value as {
       expectedInterval?: unknown;
@@ -236,11 +224,7 @@ export function migrateLegacyInterval(
     const count = totalSeconds / stepSeconds;
     const rounded = Math.round(count);
     // Tolerance absorbs float noise such as 0.1 * 3600 = 360.00000000000006.
-    if (
-      rounded > 0 &&
-      Math.abs(count - rounded) < 1e-6 &&
-      Number.isSafeInteger(rounded)
-    ) {
+    if (rounded > 0 && Math.abs(count - rounded) < 1e-6 && Number.isSafeInteger(rounded)) {
       return `${rounded}${stepUnit}`;
     }
   }
@@ -248,18 +232,7 @@ export function migrateLegacyInterval(
 }
 
 /** Overdue tolerance keys stored in `overdue_tolerance`, in UI order. */
-export const TOLERANCE_KEYS = [
-  "no_tolerance",
-  "5min",
-  "15min",
-  "30min",
-  "1h",
-  "2h",
-  "4h",
-  "6h",
-  "12h",
-  "1d",
-] as const;
+export const TOLERANCE_KEYS = ["no_tolerance", "5min", "15min", "30min", "1h", "2h", "4h", "6h", "12h", "1d"] as const;
 
 export type ToleranceKey = (typeof TOLERANCE_KEYS)[number];
 
@@ -295,10 +268,7 @@ export const TOLERANCE_LABELS: Record<ToleranceKey, string> = {
 export const DEFAULT_TOLERANCE: ToleranceKey = "2h";
 
 export function isToleranceKey(value: unknown): value is ToleranceKey {
-  return (
-    typeof value === "string" &&
-    (TOLERANCE_KEYS as readonly string[]).includes(value)
-  );
+  return typeof value === "string" && (TOLERANCE_KEYS as readonly string[]).includes(value);
 }
 
 /** Stored value → key; unknown or missing values fall back to the default, as upstream. */

@@ -16,7 +16,10 @@ const CheckStats = z.object({
   notificationsSent: z.number(),
 });
 const CronConfig = z.object({ cronExpression: z.string(), enabled: z.boolean() });
-const intervalKeys = Object.keys(CHECK_INTERVALS) as [keyof typeof CHECK_INTERVALS, ...Array<keyof typeof CHECK_INTERVALS>];
+const intervalKeys = Object.keys(CHECK_INTERVALS) as [
+  keyof typeof CHECK_INTERVALS,
+  ...Array<keyof typeof CHECK_INTERVALS>,
+];
 
 /** Monitoring settings, the overdue check and the monitoring CSV (reference §2.5, §2.6, §8.1). */
 export function monitoringRoutes(ctx: AppContext): RouteDef[] {
@@ -31,9 +34,11 @@ export function monitoringRoutes(ctx: AppContext): RouteDef[] {
       method: "get",
       path: "/api/configuration/backup-settings",
       access: "user",
-      summary: "Per-job monitoring and notification settings (\"sid:job\" → settings)",
+      summary: 'Per-job monitoring and notification settings ("sid:job" → settings)',
       tags: ["monitoring"],
-      responses: { 200: { description: "Settings map", schema: z.object({ backupSettings: z.record(z.string(), z.unknown()) }) } },
+      responses: {
+        200: { description: "Settings map", schema: z.object({ backupSettings: z.record(z.string(), z.unknown()) }) },
+      },
       handler: async () => ({ body: { backupSettings: await monitoring.backupSettingsMap() } }),
     }),
     defineRoute({
@@ -42,7 +47,7 @@ export function monitoringRoutes(ctx: AppContext): RouteDef[] {
       access: "admin",
       summary: "Update per-job settings (interval, weekdays, monitoring on/off, notification event and channels)",
       description:
-        "Keys are \"<serverId>:<backupName>\" (or \"<serverId>:__default__\" for a server's additional-destination defaults). Jobs not named keep their settings. A changed schedule recomputes the next expected run and ends an open overdue episode.",
+        'Keys are "<serverId>:<backupName>" (or "<serverId>:__default__" for a server\'s additional-destination defaults). Jobs not named keep their settings. A changed schedule recomputes the next expected run and ends an open overdue episode.',
       tags: ["monitoring"],
       body: z.object({ backupSettings: z.record(z.string(), BackupSettingsSchema) }),
       responses: {
@@ -54,10 +59,21 @@ export function monitoringRoutes(ctx: AppContext): RouteDef[] {
       },
       handler: async (kctx, { body }) => {
         const result = await monitoring.updateBackupSettings(body.backupSettings);
-        await audit(kctx, "backup_notification_updated", { keys: Object.keys(body.backupSettings), ignored: result.ignored });
+        await audit(kctx, "backup_notification_updated", {
+          keys: Object.keys(body.backupSettings),
+          ignored: result.ignored,
+        });
         // A schedule that changed may have ended or started an episode: settle it now rather than at the next tick.
-        void overdue.check().catch((err: unknown) => ctx.log.error({ err }, "overdue check after settings change failed"));
-        return { body: { message: "Backup settings updated successfully", updated: result.updated, ignoredKeys: result.ignored } };
+        void overdue
+          .check()
+          .catch((err: unknown) => ctx.log.error({ err }, "overdue check after settings change failed"));
+        return {
+          body: {
+            message: "Backup settings updated successfully",
+            updated: result.updated,
+            ignoredKeys: result.ignored,
+          },
+        };
       },
     }),
     defineRoute({
@@ -76,7 +92,10 @@ export function monitoringRoutes(ctx: AppContext): RouteDef[] {
       summary: "Set the overdue tolerance",
       tags: ["monitoring"],
       body: z.object({ overdue_tolerance: ToleranceSchema }),
-      responses: { 200: { description: "Saved", schema: Message }, 400: { description: "Invalid value", schema: ErrorBody } },
+      responses: {
+        200: { description: "Saved", schema: Message },
+        400: { description: "Invalid value", schema: ErrorBody },
+      },
       handler: async (kctx, { body }) => {
         await monitoring.setTolerance(body.overdue_tolerance);
         await audit(kctx, "overdue_tolerance_updated", { value: body.overdue_tolerance });
@@ -100,7 +119,10 @@ export function monitoringRoutes(ctx: AppContext): RouteDef[] {
       tags: ["monitoring"],
       body: z.object({ interval: z.enum(intervalKeys) }),
       responses: {
-        200: { description: "Saved and rescheduled", schema: z.object({ success: z.literal(true), cronExpression: z.string(), enabled: z.boolean() }) },
+        200: {
+          description: "Saved and rescheduled",
+          schema: z.object({ success: z.literal(true), cronExpression: z.string(), enabled: z.boolean() }),
+        },
         400: { description: "Missing or unknown interval", schema: ErrorBody },
       },
       handler: async (kctx, { body }) => {
@@ -116,7 +138,9 @@ export function monitoringRoutes(ctx: AppContext): RouteDef[] {
       access: "user",
       summary: "Run the overdue check now",
       tags: ["monitoring"],
-      responses: { 200: { description: "Check result", schema: z.object({ message: z.string(), statistics: CheckStats }) } },
+      responses: {
+        200: { description: "Check result", schema: z.object({ message: z.string(), statistics: CheckStats }) },
+      },
       handler: async (kctx) => {
         const statistics = await overdue.check();
         await audit(kctx, "overdue_check_manual", statistics as unknown as Record<string, unknown>);

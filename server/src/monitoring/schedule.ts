@@ -10,13 +10,7 @@
  * Everything here is pure: callers pass `now` and the stored values in.
  */
 
-import {
-  addInterval,
-  approxIntervalMs,
-  areValidTokens,
-  parseInterval,
-  type IntervalToken,
-} from "./interval";
+import { addInterval, approxIntervalMs, areValidTokens, parseInterval, type IntervalToken } from "./interval";
 
 /** Safety cap on interval additions, as upstream. */
 const MAX_INTERVAL_STEPS = 50_000;
@@ -37,9 +31,7 @@ function requireDate(value: unknown, name: string): Date {
   return value;
 }
 
-function requireTokens(
-  interval: string | readonly IntervalToken[],
-): IntervalToken[] {
+function requireTokens(interval: string | readonly IntervalToken[]): IntervalToken[] {
   if (typeof interval === "string") {
     const tokens = parseInterval(interval);
     if (!tokens) throw new Error(`Invalid interval: "${interval}"`);
@@ -51,8 +43,7 @@ function requireTokens(
 
 function requireInRange(date: Date): Date {
   // Huge intervals ("9999999Y") push the date past the representable range.
-  if (Number.isNaN(date.getTime()))
-    throw new Error("Interval moved the date out of range");
+  if (Number.isNaN(date.getTime())) throw new Error("Interval moved the date out of range");
   return date;
 }
 
@@ -86,29 +77,23 @@ export function getNextBackupRunDate(
   const allDaysAllowed = allowedWeekDays.length === 0;
   if (!allDaysAllowed && !ALL_WEEKDAYS.some((d) => allowed.has(d))) {
     // Upstream would spin to its cap and throw; fail fast with the reason.
-    throw new Error(
-      "allowedWeekDays contains no weekday between 0 (Sunday) and 6 (Saturday)",
-    );
+    throw new Error("allowedWeekDays contains no weekday between 0 (Sunday) and 6 (Saturday)");
   }
-  const isAllowed = (d: Date): boolean =>
-    allDaysAllowed || allowed.has(d.getUTCDay());
+  const isAllowed = (d: Date): boolean => allDaysAllowed || allowed.has(d.getUTCDay());
 
   // "After the last backup" means at least one second later, as in Duplicati.
   const threshold = last.getTime() + ONE_SECOND_MS;
   // Clone: upstream mutated its candidate in place, which must not leak to callers.
   let candidate = new Date(base.getTime());
 
-  if (candidate.getTime() >= threshold && isAllowed(candidate))
-    return candidate;
+  if (candidate.getTime() >= threshold && isAllowed(candidate)) return candidate;
 
   let steps = 0;
   while (candidate.getTime() <= threshold && steps++ < MAX_INTERVAL_STEPS) {
     candidate = requireInRange(addInterval(candidate, tokens));
   }
   if (candidate.getTime() <= threshold) {
-    throw new Error(
-      `Could not get past the last backup within ${MAX_INTERVAL_STEPS} interval steps`,
-    );
+    throw new Error(`Could not get past the last backup within ${MAX_INTERVAL_STEPS} interval steps`);
   }
 
   if (isAllowed(candidate)) return candidate;
@@ -131,9 +116,7 @@ export function getNextBackupRunDate(
     candidate = requireInRange(addInterval(candidate, tokens));
   }
   if (!isAllowed(candidate)) {
-    throw new Error(
-      `No allowed weekday found within ${MAX_INTERVAL_STEPS} interval steps`,
-    );
+    throw new Error(`No allowed weekday found within ${MAX_INTERVAL_STEPS} interval steps`);
   }
   return candidate;
 }
@@ -170,20 +153,13 @@ export function computeNextExpected(input: NextExpectedInput): Date {
 
   // Upstream kept an unparsable stored time as is; starting from the latest run
   // instead yields a usable schedule rather than propagating garbage.
-  let t = isValidDate(input.previousNext)
-    ? new Date(input.previousNext.getTime())
-    : new Date(latestMs);
+  let t = isValidDate(input.previousNext) ? new Date(input.previousNext.getTime()) : new Date(latestMs);
 
   if (t.getTime() > latestMs) {
     // getNext would return a future t unchanged, so rebase it to a point at or
     // before the latest run that still carries the schedule's time of day.
     const rebased = new Date(latestMs);
-    rebased.setUTCHours(
-      t.getUTCHours(),
-      t.getUTCMinutes(),
-      t.getUTCSeconds(),
-      t.getUTCMilliseconds(),
-    );
+    rebased.setUTCHours(t.getUTCHours(), t.getUTCMinutes(), t.getUTCSeconds(), t.getUTCMilliseconds());
     t = rebased.getTime() <= latestMs ? rebased : new Date(latestMs);
   }
 
@@ -207,16 +183,9 @@ export function computeNextExpected(input: NextExpectedInput): Date {
  * non-finite tolerance counts as none, as upstream only added positive values.
  * Invalid dates are never overdue.
  */
-export function isOverdue(
-  nextExpected: Date,
-  toleranceMinutes: number,
-  now: Date,
-): boolean {
+export function isOverdue(nextExpected: Date, toleranceMinutes: number, now: Date): boolean {
   if (!isValidDate(nextExpected) || !isValidDate(now)) return false;
-  const tolerance =
-    Number.isFinite(toleranceMinutes) && toleranceMinutes > 0
-      ? toleranceMinutes
-      : 0;
+  const tolerance = Number.isFinite(toleranceMinutes) && toleranceMinutes > 0 ? toleranceMinutes : 0;
   return now.getTime() > nextExpected.getTime() + tolerance * 60_000;
 }
 
@@ -274,23 +243,14 @@ function parseOffsetMinutes(offset: string | undefined): number | null {
  * Impossible dates (Feb 30, hour 24) and anything else → null.
  */
 export function parseNextScheduledRun(value: unknown): Date | null {
-  if (value instanceof Date)
-    return isValidDate(value) ? new Date(value.getTime()) : null;
+  if (value instanceof Date) return isValidDate(value) ? new Date(value.getTime()) : null;
   if (typeof value !== "string") return null;
   const text = value.trim();
 
   const compact = DUPLICATI_COMPACT_RE.exec(text);
   if (compact) {
     const [, y, mo, d, h, mi, s] = compact;
-    return utcFromParts(
-      Number(y),
-      Number(mo),
-      Number(d),
-      Number(h),
-      Number(mi),
-      Number(s),
-      0,
-    );
+    return utcFromParts(Number(y), Number(mo), Number(d), Number(h), Number(mi), Number(s), 0);
   }
 
   const iso = ISO_RE.exec(text);

@@ -3,7 +3,13 @@ import { HttpError } from "../core/errors";
 import { parseWeekdays } from "../core/job-state";
 import type { Database, Queryable } from "../db/database";
 import { getConfigValue, setConfigValue } from "../store/configuration-store";
-import { type ToleranceKey, TOLERANCE_MINUTES, isValidInterval, migrateLegacyInterval, resolveTolerance } from "./interval";
+import {
+  type ToleranceKey,
+  TOLERANCE_MINUTES,
+  isValidInterval,
+  migrateLegacyInterval,
+  resolveTolerance,
+} from "./interval";
 import { computeNextExpected } from "./schedule";
 import {
   type BackupSettings,
@@ -46,7 +52,8 @@ export interface ResolvedNotificationPrefs {
   additionalNtfyTopic: string | null;
 }
 
-const bool = (v: number | null | undefined, fallback: boolean): boolean => (v === null || v === undefined ? fallback : Number(v) === 1);
+const bool = (v: number | null | undefined, fallback: boolean): boolean =>
+  v === null || v === undefined ? fallback : Number(v) === 1;
 
 export function toBackupSettings(row: JobMonitoringRow | (JobMonitoringRow & NotificationPrefsRow)): BackupSettings {
   return {
@@ -85,17 +92,24 @@ export class MonitoringSettingsService {
       const out: Record<string, BackupSettings | ServerNotificationDefaults> = {};
       for (const row of await listJobs(q)) out[jobKey(row.server_id, row.backup_name)] = toBackupSettings(row);
       for (const prefs of await listNotificationPrefs(q)) {
-        if (prefs.backup_name === SERVER_DEFAULTS_KEY) out[jobKey(prefs.server_id, SERVER_DEFAULTS_KEY)] = toServerDefaults(prefs);
+        if (prefs.backup_name === SERVER_DEFAULTS_KEY)
+          out[jobKey(prefs.server_id, SERVER_DEFAULTS_KEY)] = toServerDefaults(prefs);
       }
       return out;
     });
   }
 
   /** Updates the jobs named in the map (keys not named keep their settings). Returns keys of unknown servers. */
-  async updateBackupSettings(map: Record<string, BackupSettingsInput>): Promise<{ updated: number; ignored: string[] }> {
+  async updateBackupSettings(
+    map: Record<string, BackupSettingsInput>,
+  ): Promise<{ updated: number; ignored: string[] }> {
     const entries = Object.entries(map).map(([key, value]) => {
       const parts = splitJobKey(key);
-      if (!parts) throw new HttpError(400, { error: "Invalid backup settings key", message: `"${key}" is not "<serverId>:<backupName>"` });
+      if (!parts)
+        throw new HttpError(400, {
+          error: "Invalid backup settings key",
+          message: `"${key}" is not "<serverId>:<backupName>"`,
+        });
       return { key, ...parts, value };
     });
     for (const e of entries) {
@@ -135,7 +149,13 @@ export class MonitoringSettingsService {
     return v.expectedInterval;
   }
 
-  private async applyPrefs(q: Queryable, serverId: string, backupName: string, v: BackupSettingsInput, now: string): Promise<void> {
+  private async applyPrefs(
+    q: Queryable,
+    serverId: string,
+    backupName: string,
+    v: BackupSettingsInput,
+    now: string,
+  ): Promise<void> {
     const touches =
       v.notificationEvent !== undefined ||
       v.ntfyEnabled !== undefined ||
@@ -145,7 +165,8 @@ export class MonitoringSettingsService {
       v.additionalNtfyTopic !== undefined;
     if (!touches) return;
     const cur = await getNotificationPrefs(q, serverId, backupName);
-    const pick = <T>(next: T | undefined, prev: T | null | undefined): T | null => (next !== undefined ? next : (prev ?? null));
+    const pick = <T>(next: T | undefined, prev: T | null | undefined): T | null =>
+      next !== undefined ? next : (prev ?? null);
     await upsertNotificationPrefs(
       q,
       {
@@ -155,22 +176,41 @@ export class MonitoringSettingsService {
         ntfy_enabled: v.ntfyEnabled !== undefined ? (v.ntfyEnabled ? 1 : 0) : (cur?.ntfy_enabled ?? null),
         email_enabled: v.emailEnabled !== undefined ? (v.emailEnabled ? 1 : 0) : (cur?.email_enabled ?? null),
         additional_notification_event: pick(v.additionalNotificationEvent, cur?.additional_notification_event),
-        additional_emails: pick(v.additionalEmails === "" ? undefined : v.additionalEmails, v.additionalEmails === "" ? null : cur?.additional_emails),
-        additional_ntfy_topic: pick(v.additionalNtfyTopic === "" ? undefined : v.additionalNtfyTopic, v.additionalNtfyTopic === "" ? null : cur?.additional_ntfy_topic),
+        additional_emails: pick(
+          v.additionalEmails === "" ? undefined : v.additionalEmails,
+          v.additionalEmails === "" ? null : cur?.additional_emails,
+        ),
+        additional_ntfy_topic: pick(
+          v.additionalNtfyTopic === "" ? undefined : v.additionalNtfyTopic,
+          v.additionalNtfyTopic === "" ? null : cur?.additional_ntfy_topic,
+        ),
       },
       now,
     );
   }
 
-  private async applySchedule(q: Queryable, serverId: string, backupName: string, v: BackupSettingsInput, now: string): Promise<void> {
+  private async applySchedule(
+    q: Queryable,
+    serverId: string,
+    backupName: string,
+    v: BackupSettingsInput,
+    now: string,
+  ): Promise<void> {
     const job = await getJob(q, serverId, backupName);
     if (!job) return;
     const interval = this.normaliseInterval(v) ?? job.expected_interval;
-    const days = v.allowedWeekDays !== undefined ? (v.allowedWeekDays.length > 0 ? [...new Set(v.allowedWeekDays)].sort() : ALL_DAYS) : parseWeekdays(job.allowed_weekdays);
+    const days =
+      v.allowedWeekDays !== undefined
+        ? v.allowedWeekDays.length > 0
+          ? [...new Set(v.allowedWeekDays)].sort()
+          : ALL_DAYS
+        : parseWeekdays(job.allowed_weekdays);
     const weekdays = days.join(",");
     const enabled = v.overdueBackupCheckEnabled ?? Number(job.monitoring_enabled) === 1;
     const changed =
-      interval !== job.expected_interval || weekdays !== job.allowed_weekdays || enabled !== (Number(job.monitoring_enabled) === 1);
+      interval !== job.expected_interval ||
+      weekdays !== job.allowed_weekdays ||
+      enabled !== (Number(job.monitoring_enabled) === 1);
     if (!changed) return;
     let next = job.next_expected_at;
     if (job.latest_date) {
@@ -239,7 +279,11 @@ export class MonitoringSettingsService {
         now,
       });
       if (nextRun) {
-        await q.run(`UPDATE jobs SET next_scheduled_run = ? WHERE server_id = ? AND backup_name = ?`, [nextRun, serverId, backupName]);
+        await q.run(`UPDATE jobs SET next_scheduled_run = ? WHERE server_id = ? AND backup_name = ?`, [
+          nextRun,
+          serverId,
+          backupName,
+        ]);
       }
     });
   }
@@ -255,7 +299,8 @@ export class MonitoringSettingsService {
         notificationEvent: event,
         ntfyEnabled: bool(job?.ntfy_enabled, true),
         emailEnabled: bool(job?.email_enabled, true),
-        additionalNotificationEvent: job?.additional_notification_event ?? server?.additional_notification_event ?? event,
+        additionalNotificationEvent:
+          job?.additional_notification_event ?? server?.additional_notification_event ?? event,
         additionalEmails: emails
           .split(",")
           .map((e) => e.trim())
@@ -279,7 +324,9 @@ export class MonitoringSettingsService {
 
   async frequency(): Promise<NotificationFrequency> {
     const raw = await this.deps.db.read((q) => getConfigValue(q, "notification_frequency"));
-    return (NOTIFICATION_FREQUENCIES as readonly string[]).includes(raw ?? "") ? (raw as NotificationFrequency) : DEFAULT_FREQUENCY;
+    return (NOTIFICATION_FREQUENCIES as readonly string[]).includes(raw ?? "")
+      ? (raw as NotificationFrequency)
+      : DEFAULT_FREQUENCY;
   }
 
   async setFrequency(value: NotificationFrequency): Promise<void> {
@@ -290,7 +337,9 @@ export class MonitoringSettingsService {
   async checkSchedule(): Promise<{ cronExpression: string; enabled: boolean }> {
     const raw = await this.deps.db.read((q) => getConfigValue(q, CRON_KEY));
     try {
-      const parsed = raw ? (JSON.parse(raw) as { tasks?: Record<string, { cronExpression?: string; enabled?: boolean }> }) : null;
+      const parsed = raw
+        ? (JSON.parse(raw) as { tasks?: Record<string, { cronExpression?: string; enabled?: boolean }> })
+        : null;
       const task = parsed?.tasks?.["overdue-backup-check"];
       if (task?.cronExpression) return { cronExpression: task.cronExpression, enabled: task.enabled !== false };
     } catch {

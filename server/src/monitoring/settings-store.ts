@@ -157,8 +157,17 @@ export async function updateSchedule(
   );
 }
 
-export async function setNextExpected(q: Queryable, serverId: string, backupName: string, next: string | null): Promise<void> {
-  await q.run(`UPDATE jobs SET next_expected_at = ? WHERE server_id = ? AND backup_name = ?`, [next, serverId, backupName]);
+export async function setNextExpected(
+  q: Queryable,
+  serverId: string,
+  backupName: string,
+  next: string | null,
+): Promise<void> {
+  await q.run(`UPDATE jobs SET next_expected_at = ? WHERE server_id = ? AND backup_name = ?`, [
+    next,
+    serverId,
+    backupName,
+  ]);
 }
 
 export async function openOrRenotifyEpisode(

@@ -39,7 +39,10 @@ export class ReportingService {
       );
       const r = row ?? {};
       if (Number(r.unevaluable) > 0) {
-        this.deps.log.warn({ jobs: Number(r.unevaluable) }, "jobs without a valid schedule were left out of the overdue count");
+        this.deps.log.warn(
+          { jobs: Number(r.unevaluable) },
+          "jobs without a valid schedule were left out of the overdue count",
+        );
       }
       const lastDate = typeof r.last_date === "string" ? r.last_date : null;
       const jobs = Number(r.jobs ?? 0);

@@ -11,7 +11,9 @@ export function getServerById(q: Queryable, id: string): Promise<ServerPublicRow
 }
 
 export function findServersByName(q: Queryable, name: string): Promise<ServerPublicRow[]> {
-  return q.all<ServerPublicRow>(`SELECT ${PUBLIC_COLUMNS} FROM servers WHERE name = ? ORDER BY created_at DESC`, [name]);
+  return q.all<ServerPublicRow>(`SELECT ${PUBLIC_COLUMNS} FROM servers WHERE name = ? ORDER BY created_at DESC`, [
+    name,
+  ]);
 }
 
 export interface ServerUpsertResult {
@@ -65,13 +67,19 @@ export async function upsertServerFromReport(
   }
   if (existing.name !== input.name && !(await hasNewerRun(q, input.id, input.runDate))) {
     await q.run(`UPDATE servers SET name = ?, updated_at = ? WHERE id = ?`, [input.name, input.now, input.id]);
-    return { server: { ...existing, name: input.name, updated_at: input.now }, created: false, previousName: existing.name };
+    return {
+      server: { ...existing, name: input.name, updated_at: input.now },
+      created: false,
+      previousName: existing.name,
+    };
   }
   return { server: existing, created: false };
 }
 
 async function hasNewerRun(q: Queryable, serverId: string, runDate: string): Promise<boolean> {
-  const row = await q.get<{ d: string | null }>(`SELECT MAX(latest_date) AS d FROM jobs WHERE server_id = ?`, [serverId]);
+  const row = await q.get<{ d: string | null }>(`SELECT MAX(latest_date) AS d FROM jobs WHERE server_id = ?`, [
+    serverId,
+  ]);
   return row?.d != null && row.d > runDate;
 }
 
