@@ -575,7 +575,7 @@ async function main(): Promise<void> {
       `aggregated 1y/day/all without the cache (in process, c=1): p50 ${coldAggregated.p50} ms, p95 ${coldAggregated.p95} ms, p99 ${coldAggregated.p99} ms`,
     );
     console.log(
-      `load ${loaded.runsPerSecond} runs/s · roll-up upkeep ${rollupMicros} µs/run · full rebuild ${rebuilt.seconds} s (identical: ${rebuilt.identical}) · database ${round(dbBytes / 2 ** 20, 1)} MiB`,
+      `${reuse ? "load: reused (see an earlier run)" : `load ${loaded.runsPerSecond} runs/s`} · roll-up upkeep ${rollupMicros} µs/run · full rebuild ${rebuilt.seconds} s (identical: ${rebuilt.identical}) · database ${round(dbBytes / 2 ** 20, 1)} MiB`,
     );
 
     const out = {
@@ -589,7 +589,7 @@ async function main(): Promise<void> {
         loadAverageAtStart,
         loadAverageAtEnd: os.loadavg(),
       },
-      load: { ...loaded, jobs, dbBytes },
+      load: { ...loaded, jobs, dbBytes, reusedData: reuse },
       rollups: { upkeepMicrosPerRun: rollupMicros, rebuild: rebuilt },
       coldAggregated,
       targets: { p95Ms: TARGET_P95_MS },

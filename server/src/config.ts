@@ -30,7 +30,10 @@ const EnvSchema = z.object({
   // Unset (or empty): the SQLite file in DATA_DIR. Otherwise PostgreSQL (see docs/scale-out.md).
   DATABASE_URL: z
     .string()
-    .refine((v) => v.trim() === "" || /^postgres(ql)?:\/\/\S+$/i.test(v.trim()), "must be a postgres:// or postgresql:// URL")
+    .refine(
+      (v) => v.trim() === "" || /^postgres(ql)?:\/\/\S+$/i.test(v.trim()),
+      "must be a postgres:// or postgresql:// URL",
+    )
     .optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
   NODE_ENV: z.string().default("production"),

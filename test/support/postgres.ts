@@ -54,7 +54,9 @@ async function withAdmin<T>(work: (c: Client) => Promise<T>): Promise<T> {
 /** Creates an empty database and returns its URL. */
 export async function createTestDatabase(prefix = "dstest"): Promise<string> {
   const name = `${prefix}_${randomBytes(6).toString("hex")}`;
-  await withAdmin((c) => c.query(`CREATE DATABASE "${name}" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`));
+  await withAdmin((c) =>
+    c.query(`CREATE DATABASE "${name}" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`),
+  );
   const url = databaseUrlFor(name);
   created.add(url);
   return url;
@@ -134,12 +136,16 @@ function psql(url: string, sql: string): string {
     });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`psql: ${e.stderr?.trim() || e.message}\n${sql}`);
+    throw new Error(`psql: ${e.stderr?.trim() || e.message}\n${sql}`, { cause: err });
   }
 }
 
 /** Rows of a query, as JSON objects (BIGINT as numbers, TEXT as strings, NULL as null). */
-export function queryRowsSync(url: string, sql: string, params: readonly unknown[] = []): Array<Record<string, unknown>> {
+export function queryRowsSync(
+  url: string,
+  sql: string,
+  params: readonly unknown[] = [],
+): Array<Record<string, unknown>> {
   const text = inlineParams(sql.trim().replace(/;\s*$/, ""), params);
   const out = psql(url, `SELECT COALESCE(json_agg(t), '[]'::json) FROM (${text}) t;`);
   return JSON.parse(out.trim() || "[]") as Array<Record<string, unknown>>;

@@ -161,7 +161,10 @@ export class DatabaseRestoreService {
       throw err;
     }
     pruneSafetyCopies(dataDir);
-    return { safetyBackupPath: path.basename(safety), tables: Object.fromEntries(copied.map((c) => [c.table, c.rows])) };
+    return {
+      safetyBackupPath: path.basename(safety),
+      tables: Object.fromEntries(copied.map((c) => [c.table, c.rows])),
+    };
   }
 
   /**

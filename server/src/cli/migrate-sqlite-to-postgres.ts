@@ -63,7 +63,13 @@ function redact(url: string): string {
 }
 
 export interface VerifyReport {
-  tables: Array<{ table: string; sourceRows: number; targetRows: number; sourceChecksum: string; targetChecksum: string }>;
+  tables: Array<{
+    table: string;
+    sourceRows: number;
+    targetRows: number;
+    sourceChecksum: string;
+    targetChecksum: string;
+  }>;
   runs: { checked: number; mismatched: string[]; missing: string[]; extra: string[] };
   ok: boolean;
 }
@@ -181,7 +187,9 @@ async function main(argv: string[]): Promise<number> {
       onTable: (table, rows) => console.log(`  ${table}: ${rows} row(s)`),
     });
     const copiedRows = outcome.copied.reduce((n, c) => n + c.rows, 0);
-    console.log(`${NAME}: ${copiedRows} row(s) in ${outcome.copied.length} table(s), ${Date.now() - started} ms; verifying`);
+    console.log(
+      `${NAME}: ${copiedRows} row(s) in ${outcome.copied.length} table(s), ${Date.now() - started} ms; verifying`,
+    );
     const report = await verifyCopy(source, target);
     for (const t of report.tables) {
       const same = t.sourceRows === t.targetRows && t.sourceChecksum === t.targetChecksum;

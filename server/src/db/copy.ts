@@ -67,7 +67,11 @@ async function dependencyOrder(q: Queryable, db: Database, tables: readonly stri
 }
 
 /** Every row of a table, in primary-key order, a slice at a time. */
-async function* scan(q: Queryable, shape: TableShape, columns: readonly string[]): AsyncGenerator<Record<string, unknown>[]> {
+async function* scan(
+  q: Queryable,
+  shape: TableShape,
+  columns: readonly string[],
+): AsyncGenerator<Record<string, unknown>[]> {
   const cols = columns.map(quote).join(", ");
   const key = shape.primaryKey.map(quote);
   const order = key.join(", ");
@@ -93,7 +97,12 @@ const withKey = (shape: TableShape, columns: readonly string[]): string[] => [
 ];
 
 /** Multi-row INSERTs, within the parameter limits of both drivers (SQLite: 32766; PostgreSQL: 65535). */
-async function insertRows(q: Queryable, table: string, columns: readonly string[], rows: readonly Record<string, unknown>[]) {
+async function insertRows(
+  q: Queryable,
+  table: string,
+  columns: readonly string[],
+  rows: readonly Record<string, unknown>[],
+) {
   const perStatement = Math.max(1, Math.floor(30_000 / Math.max(1, columns.length)));
   const cols = columns.map(quote).join(", ");
   const tuple = `(${columns.map(() => "?").join(", ")})`;
@@ -110,7 +119,11 @@ async function insertRows(q: Queryable, table: string, columns: readonly string[
  * columns both have (a target table the source lacks keeps its rows), except `keep` (untouched) and `clear`
  * (emptied only). One read unit on the source, one transaction on the target.
  */
-export async function copyDatabase(source: Database, target: Database, options: CopyOptions = {}): Promise<CopyOutcome> {
+export async function copyDatabase(
+  source: Database,
+  target: Database,
+  options: CopyOptions = {},
+): Promise<CopyOutcome> {
   const keep = options.keep ?? new Set<string>();
   const clear = options.clear ?? new Set<string>();
   return source.read(async (sq) => {

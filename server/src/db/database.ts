@@ -146,7 +146,8 @@ export class Database {
   }
 
   static async open(options: DatabaseOptions, log: Logger): Promise<Database> {
-    if (options.databaseUrl !== undefined) return Database.openPostgres(options.databaseUrl, options.poolSize ?? 10, log);
+    if (options.databaseUrl !== undefined)
+      return Database.openPostgres(options.databaseUrl, options.poolSize ?? 10, log);
     const dialect = sqliteDialect({ synchronous: options.synchronous, cacheMb: options.cacheMb, busyTimeoutMs: 30_000 });
     fs.mkdirSync(path.dirname(options.sqliteFile), { recursive: true });
     const dataSource = new DataSource({
@@ -381,7 +382,8 @@ export class Database {
    * (a constraint, a foreign key) rolls everything back and surfaces as RejectedDataError.
    */
   async replaceFromSqliteFile(file: string, plan: ReplacePlan): Promise<ReplaceOutcome> {
-    if (this.dialect.kind !== "postgres") throw new Error("replaceFromSqliteFile is for PostgreSQL (SQLite: exclusive)");
+    if (this.dialect.kind !== "postgres")
+      throw new Error("replaceFromSqliteFile is for PostgreSQL (SQLite: exclusive)");
     const source = await Database.open({ sqliteFile: file, synchronous: "NORMAL", cacheMb: 8 }, this.quietLog());
     try {
       return await copyDatabase(source, this, { keep: plan.keep, clear: plan.clear });

@@ -457,7 +457,8 @@ export function postgresPlaceholders(text: string): string {
   return out;
 }
 
-const needsBinding = (v: unknown): boolean => typeof v === "boolean" || (typeof v === "string" && v.includes("\u0000"));
+const NUL = String.fromCharCode(0);
+const needsBinding = (v: unknown): boolean => typeof v === "boolean" || (typeof v === "string" && v.includes(NUL));
 
 /**
  * Parameters for node-postgres: booleans become 0/1 as on SQLite (the schema's flags are integers), and NUL
@@ -467,7 +468,7 @@ const needsBinding = (v: unknown): boolean => typeof v === "boolean" || (typeof 
 export function postgresParams(params: readonly unknown[]): unknown[] {
   if (!params.some(needsBinding)) return [...params];
   return params.map((v) =>
-    typeof v === "boolean" ? (v ? 1 : 0) : typeof v === "string" ? v.replace(/\u0000/g, "\ufffd") : v,
+    typeof v === "boolean" ? (v ? 1 : 0) : typeof v === "string" ? v.replaceAll(NUL, "\ufffd") : v,
   );
 }
 

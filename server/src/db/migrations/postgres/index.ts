@@ -10,4 +10,12 @@ import { PluginSettings1764640800000 } from "./1764640800000-PluginSettings";
  * Ordered list of the PostgreSQL migrations: one twin per SQLite migration, same class names and timestamps
  * (test/unit/migrations-parity.spec.ts keeps the two lists in step).
  */
-export const POSTGRES_MIGRATIONS = [Initial1764201600000, Security1764288000000, AuditStatusIndex1764288600000, Monitoring1764374400000, ChartRollups1764460800000, JobRunCounters1764554400000, PluginSettings1764640800000];
+export const POSTGRES_MIGRATIONS = [
+  Initial1764201600000,
+  Security1764288000000,
+  AuditStatusIndex1764288600000,
+  Monitoring1764374400000,
+  ChartRollups1764460800000,
+  JobRunCounters1764554400000,
+  PluginSettings1764640800000,
+];
