@@ -292,7 +292,12 @@ export class MqttBridge {
     this.retained.clear();
     this.serverUrls.clear();
     this.publish(this.topics.status, ONLINE, true);
-    const subscriptions = [this.topics.serverWildcard, ...(config.discovery ? [this.topics.haStatus] : [])];
+    // Our own availability topic too: several duplistatus instances may share it (docs/scale-out.md).
+    const subscriptions = [
+      this.topics.serverWildcard,
+      this.topics.status,
+      ...(config.discovery ? [this.topics.haStatus] : []),
+    ];
     client
       .subscribeAsync(subscriptions, { qos: 1 })
       .catch((err: unknown) => log.warn({ error: errorText(err) }, "MQTT subscribe failed"))
@@ -300,6 +305,15 @@ export class MqttBridge {
   }
 
   private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    if (topic === this.topics.status) {
+      // Another instance on the same broker went away (its last will, or its stop) while this one still runs: the
+      // states it published are still served, so availability stays online. Live messages only: the retained one
+      // delivered on subscribe is from before this connection.
+      if (!packet.retain && !this.stopping && payload.toString("utf8") === OFFLINE) {
+        this.publish(this.topics.status, ONLINE, true);
+      }
+      return;
+    }
     if (topic === this.topics.haStatus) {
       if (payload.toString("utf8").trim() === ONLINE) this.homeAssistantStarted();
       return;

@@ -40,8 +40,16 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   TZ: z.string().optional(),
   UPLOAD_TOKEN: z.string().min(1).optional(),
-  UPLOAD_MAX_BYTES: z.coerce.number().int().positive().default(5 * 1024 * 1024),
-  JSON_MAX_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  UPLOAD_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(5 * 1024 * 1024),
+  JSON_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   SQLITE_SYNCHRONOUS: z.enum(["NORMAL", "FULL"]).default("NORMAL"),
   SQLITE_CACHE_MB: z.coerce.number().int().positive().default(16),
   REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),

@@ -70,7 +70,9 @@ export class SessionAndTokenPolicy implements AccessPolicy {
       // ?api_key= while keys are optional. Wherever a key is needed, check() answers 401 "Invalid API token".
       if (!token) return { kind: "anonymous", invalidKey: true };
       if (shouldRecordUse(token, now)) {
-        void this.deps.db
+        // Awaited (it is throttled, so rare): with a pool (PostgreSQL) a detached write could land after the next
+        // request's read, which would then not see the use this request made.
+        await this.deps.db
           .write((q) => recordTokenUse(q, token.id, now))
           .catch((err: unknown) => this.deps.log.warn({ err }, "could not record token use"));
       }

@@ -17,6 +17,7 @@ import {
   isRetryablePostgresError,
   isSqliteConnection,
   openSqliteFile,
+  postgresCollationSql,
   postgresDialect,
   postgresTypes,
   sqliteDialect,
@@ -148,7 +149,11 @@ export class Database {
   static async open(options: DatabaseOptions, log: Logger): Promise<Database> {
     if (options.databaseUrl !== undefined)
       return Database.openPostgres(options.databaseUrl, options.poolSize ?? 10, log);
-    const dialect = sqliteDialect({ synchronous: options.synchronous, cacheMb: options.cacheMb, busyTimeoutMs: 30_000 });
+    const dialect = sqliteDialect({
+      synchronous: options.synchronous,
+      cacheMb: options.cacheMb,
+      busyTimeoutMs: 30_000,
+    });
     fs.mkdirSync(path.dirname(options.sqliteFile), { recursive: true });
     const dataSource = new DataSource({
       type: "better-sqlite3",
@@ -192,6 +197,13 @@ export class Database {
         await lock.query(POSTGRES_MIGRATION_LOCK.lock);
         const applied = await dataSource.runMigrations({ transaction: "each" });
         if (applied.length > 0) log.info({ migrations: applied.map((m) => m.name) }, "database migrated");
+        const [collation] = (await lock.query(postgresCollationSql())) as Array<{ collate?: string }>;
+        if (collation?.collate && !/^(C|POSIX)(\.|$)/i.test(collation.collate)) {
+          log.warn(
+            { collation: collation.collate },
+            "the database's collation is not byte order (C): lists sorted by name may differ from SQLite's order (docs/scale-out.md)",
+          );
+        }
       } finally {
         await lock.query(POSTGRES_MIGRATION_LOCK.unlock).catch(() => undefined);
         await lock.release();

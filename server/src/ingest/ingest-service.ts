@@ -31,9 +31,7 @@ interface Committed {
  * only after the commit, so integrations never hear of a run that was rolled back.
  */
 export class IngestService {
-  constructor(
-    private readonly deps: { db: Database; events: EventBus; clock: Clock; timeZone: string },
-  ) {}
+  constructor(private readonly deps: { db: Database; events: EventBus; clock: Clock; timeZone: string }) {}
 
   async ingest(body: unknown): Promise<IngestResult> {
     const validated = validateReport(body);

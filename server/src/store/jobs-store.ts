@@ -4,10 +4,30 @@ import type { JobState } from "../core/domain";
 /** SQL for the `jobs` table: per-job state maintained on every upload. */
 
 const JOB_COLUMNS = [
-  "server_id", "backup_name", "backup_id", "run_count", "uploaded_total", "first_run_date", "latest_run_id",
-  "latest_date", "latest_status", "latest_size", "latest_known_file_size", "latest_backup_list_count",
-  "last_success_date", "monitoring_enabled", "expected_interval", "allowed_weekdays", "next_expected_at",
-  "next_scheduled_run", "updated_at", "runs_success", "runs_warning", "runs_error", "runs_fatal", "runs_unknown",
+  "server_id",
+  "backup_name",
+  "backup_id",
+  "run_count",
+  "uploaded_total",
+  "first_run_date",
+  "latest_run_id",
+  "latest_date",
+  "latest_status",
+  "latest_size",
+  "latest_known_file_size",
+  "latest_backup_list_count",
+  "last_success_date",
+  "monitoring_enabled",
+  "expected_interval",
+  "allowed_weekdays",
+  "next_expected_at",
+  "next_scheduled_run",
+  "updated_at",
+  "runs_success",
+  "runs_warning",
+  "runs_error",
+  "runs_fatal",
+  "runs_unknown",
 ] as const satisfies readonly (keyof JobState)[];
 
 const UPSERT_JOB_SQL =

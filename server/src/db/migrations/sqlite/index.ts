@@ -7,4 +7,12 @@ import { JobRunCounters1764554400000 } from "./1764554400000-JobRunCounters";
 import { PluginSettings1764640800000 } from "./1764640800000-PluginSettings";
 
 /** Ordered list of the SQLite migrations (explicit, so bundling or tsx never has to glob for them). */
-export const SQLITE_MIGRATIONS = [Initial1764201600000, Security1764288000000, AuditStatusIndex1764288600000, Monitoring1764374400000, ChartRollups1764460800000, JobRunCounters1764554400000, PluginSettings1764640800000];
+export const SQLITE_MIGRATIONS = [
+  Initial1764201600000,
+  Security1764288000000,
+  AuditStatusIndex1764288600000,
+  Monitoring1764374400000,
+  ChartRollups1764460800000,
+  JobRunCounters1764554400000,
+  PluginSettings1764640800000,
+];
