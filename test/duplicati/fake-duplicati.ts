@@ -47,7 +47,8 @@ export function selfSignedCertificate(): { key: string; cert: string } {
   const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
   const ecdsaSha256 = seq(oid("1.2.840.10045.4.3.2"));
   const serial = randomBytes(8);
-  serial[0] = (serial[0] as number) & 0x7f;
+  // DER INTEGER: positive (top bit clear) and minimal (no leading zero byte), or X509Certificate refuses it.
+  serial[0] = ((serial[0] as number) & 0x7f) | 0x01;
   const now = Date.now();
   // subjectAltName: DNS localhost, IP 127.0.0.1
   const san = seq(
