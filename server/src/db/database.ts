@@ -65,6 +65,16 @@ export const isPostgresUrl = (url: string | undefined): url is string => !!url &
 
 const STATEMENT_CACHE_SIZE = 200;
 
+/** A unit of work waiting for the next SQLite group commit (see Database.write). */
+interface WriteUnit {
+  work: (q: Queryable) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (reason: unknown) => void;
+}
+
+/** At most this many units share one transaction, which bounds how long the first of them waits for its answer. */
+const GROUP_COMMIT_MAX_UNITS = 64;
+
 /**
  * Queryable over the SQLite executor (dialect.ts): the statements run synchronously on the connection, errors come
  * out as TypeORM's QueryFailedError exactly as through the query runner.
@@ -245,33 +255,125 @@ export class Database {
   }
 
   /** A consistent read. */
-  read<T>(work: (q: Queryable) => Promise<T>): Promise<T> {
+  async read<T>(work: (q: Queryable) => Promise<T>): Promise<T> {
     // PostgreSQL: one snapshot for every statement of the unit (REPEATABLE READ), beside the other units.
     if (this.dialect.kind === "postgres") return this.onPooledConnection("BEGIN ISOLATION LEVEL REPEATABLE READ", work);
+    // A read asked for after a write (even one not awaited) sees it: it waits for the group commit holding it.
+    if (this.groupCommit.scheduled) await this.groupCommit.scheduled;
     return this.lock.run(() => work(this.q));
   }
 
-  /** One transaction: all of `work` or nothing. */
+  /**
+   * One transaction: all of `work` or nothing. The promise settles once the work is committed (or rolled back).
+   *
+   * SQLite: group commit. Units asked for in the same event-loop turn (under load: every upload whose body arrived
+   * meanwhile) run one after the other in ONE transaction, each inside a savepoint, so a unit that fails is undone
+   * alone and the others commit. A COMMIT (WAL append and lock hand-over) costs more than an upload's six statements
+   * together; sharing it is what lets ingestion keep up with the HTTP layer (bench/ingest.ts). Nothing is
+   * acknowledged before its COMMIT: a crash loses only units whose callers had no answer yet.
+   */
   write<T>(work: (q: Queryable) => Promise<T>): Promise<T> {
     if (this.dialect.kind === "postgres") return this.writePostgres(work);
     if (this.dialect.kind !== "sqlite") return this.writeViaRunner(work);
-    return this.lock.run(async () => {
-      const executor = this.sqliteExecutor();
-      executor.begin();
-      try {
-        const result = await work(this.q);
-        executor.commit();
-        return result;
-      } catch (err) {
-        try {
-          // A failed COMMIT or an I/O error may already have ended the transaction.
-          if (executor.connection.inTransaction) executor.rollback();
-        } catch (rollbackErr) {
-          this.log.error({ err: rollbackErr }, "rollback failed");
-        }
-        throw err;
-      }
+    return new Promise<T>((resolve, reject) => {
+      this.groupCommit.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.scheduleGroupCommit();
     });
+  }
+
+  private readonly groupCommit: { pending: WriteUnit[]; scheduled: Promise<void> | null } = {
+    pending: [],
+    scheduled: null,
+  };
+
+  /**
+   * The next group commit runs after the I/O callbacks of this event-loop turn (setImmediate), so every unit asked
+   * for meanwhile joins it; it then takes the lock like any other unit of work.
+   */
+  private scheduleGroupCommit(): void {
+    if (this.groupCommit.scheduled) return;
+    this.groupCommit.scheduled = new Promise<void>((resolve) => {
+      setImmediate(() => {
+        void this.lock
+          .run(async () => {
+            this.groupCommit.scheduled = null;
+            const units = this.groupCommit.pending.splice(0, GROUP_COMMIT_MAX_UNITS);
+            if (this.groupCommit.pending.length > 0) this.scheduleGroupCommit();
+            try {
+              await this.runGroup(units);
+            } catch (err) {
+              // runGroup settles every unit itself; this is a bug guard, so that no caller waits forever.
+              this.log.error({ err }, "group commit failed");
+              for (const u of units) u.reject(err);
+            }
+          })
+          .finally(resolve);
+      });
+    });
+  }
+
+  private async runGroup(units: WriteUnit[]): Promise<void> {
+    const executor = this.sqliteExecutor();
+    const results: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    const single = units.length === 1;
+    try {
+      executor.begin();
+    } catch (err) {
+      for (const u of units) u.reject(err);
+      return;
+    }
+    for (let i = 0; i < units.length; i++) {
+      const unit = units[i] as WriteUnit;
+      try {
+        if (!single) executor.savepoint();
+        const value = await unit.work(this.q);
+        if (!single) executor.releaseSavepoint();
+        results.push({ ok: true, value });
+      } catch (error) {
+        results.push({ ok: false, error });
+        if (!executor.connection.inTransaction) {
+          // An I/O or disk-full error ended the whole transaction: what the units before this one did is gone.
+          // This unit fails; every other unit of the group runs again in a later group (units are database work
+          // only, so running one again is safe).
+          unit.reject(error);
+          this.requeue([...units.slice(0, i), ...units.slice(i + 1)]);
+          return;
+        }
+        if (!single) {
+          try {
+            executor.rollbackToSavepoint();
+            executor.releaseSavepoint();
+          } catch (rollbackErr) {
+            this.log.error({ err: rollbackErr }, "rollback to savepoint failed");
+          }
+        }
+      }
+    }
+    try {
+      if (single && results[0]?.ok === false) {
+        executor.rollback();
+      } else {
+        executor.commit();
+      }
+    } catch (err) {
+      try {
+        if (executor.connection.inTransaction) executor.rollback();
+      } catch (rollbackErr) {
+        this.log.error({ err: rollbackErr }, "rollback failed");
+      }
+      for (const u of units) u.reject(err);
+      return;
+    }
+    units.forEach((u, i) => {
+      const r = results[i];
+      if (r?.ok) u.resolve(r.value);
+      else u.reject(r?.error);
+    });
+  }
+
+  private requeue(units: WriteUnit[]): void {
+    this.groupCommit.pending.unshift(...units);
+    if (units.length > 0) this.scheduleGroupCommit();
   }
 
   /**
@@ -315,6 +417,8 @@ export class Database {
   }
 
   async close(): Promise<void> {
+    // Units already asked for are committed first (SIGTERM: in-flight uploads finish).
+    while (this.groupCommit.scheduled) await this.groupCommit.scheduled;
     await this.leader.close();
     await this.lock.run(async () => {
       if (this.dataSource.isInitialized) await this.dataSource.destroy();

@@ -343,6 +343,10 @@ export interface SqliteExecutor {
   begin(): void;
   commit(): void;
   rollback(): void;
+  /** Savepoints around one unit of a group commit (see Database.write): its work undone alone when it fails. */
+  savepoint(): void;
+  releaseSavepoint(): void;
+  rollbackToSavepoint(): void;
 }
 
 /** Statement executor over a better-sqlite3 connection, with a FIFO cache of prepared statements. */
@@ -364,6 +368,9 @@ export function sqliteExecutor(conn: SqliteConnection, cacheSize = 200): SqliteE
   const begin = conn.prepare("BEGIN TRANSACTION");
   const commit = conn.prepare("COMMIT");
   const rollback = conn.prepare("ROLLBACK");
+  const savepoint = conn.prepare("SAVEPOINT unit");
+  const release = conn.prepare("RELEASE unit");
+  const rollbackTo = conn.prepare("ROLLBACK TO unit");
   return {
     connection: conn,
     execute(sql, params) {
@@ -374,6 +381,9 @@ export function sqliteExecutor(conn: SqliteConnection, cacheSize = 200): SqliteE
     begin: () => void begin.run(),
     commit: () => void commit.run(),
     rollback: () => void rollback.run(),
+    savepoint: () => void savepoint.run(),
+    releaseSavepoint: () => void release.run(),
+    rollbackToSavepoint: () => void rollbackTo.run(),
   };
 }
 
