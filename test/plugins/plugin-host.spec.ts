@@ -39,6 +39,7 @@ const payload = () => ({
   run: { ...(RUN as object) } as never,
   isLatest: true,
   nextExpectedAt: null,
+  overdueSince: null,
 });
 
 describe("plugin host", function () {

@@ -10,6 +10,8 @@ export interface DomainEvents {
     /** True when this run is now the job's most recent one (an old report re-sent late is not). */
     isLatest: boolean;
     nextExpectedAt: string | null;
+    /** The job's open overdue episode when the run arrived (its start), or null: none was open. */
+    overdueSince: string | null;
   };
   serverChanged: {
     serverId: string;

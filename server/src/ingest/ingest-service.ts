@@ -24,6 +24,7 @@ interface Committed {
   server: ServerUpsertResult;
   isLatest: boolean;
   nextExpectedAt: string | null;
+  overdueSince: string | null;
 }
 
 /**
@@ -82,7 +83,13 @@ export class IngestService {
     const prev = await getJobForUpdate(q, this.deps.db.dialect.forUpdate, mapped.run.server_id, mapped.run.backup_name);
     const { job, isLatest } = applyRunToJob(prev, mapped.run, mapped.nextScheduledRun, now);
     await saveJob(q, job);
-    return { mapped, server, isLatest, nextExpectedAt: job.next_expected_at };
+    return {
+      mapped,
+      server,
+      isLatest,
+      nextExpectedAt: job.next_expected_at,
+      overdueSince: prev?.overdue_since ?? null,
+    };
   }
 
   private publish(c: Committed): void {
@@ -103,6 +110,7 @@ export class IngestService {
       run: c.mapped.run,
       isLatest: c.isLatest,
       nextExpectedAt: c.nextExpectedAt,
+      overdueSince: c.overdueSince,
     });
   }
 }

@@ -12,8 +12,9 @@ export const monitoringModule: CoreModule = {
   routes: (ctx) => monitoringRoutes(ctx),
   async start(ctx) {
     const { overdue } = ctx.services;
+    // Only a job with an open episode can have it ended by a run (the upload read the episode in its transaction).
     const off = ctx.events.on("backupReceived", (e) =>
-      e.isLatest ? overdue.evaluateJob(e.job.serverId, e.job.backupName, e.run) : undefined,
+      e.isLatest && e.overdueSince !== null ? overdue.evaluateJob(e.job.serverId, e.job.backupName, e.run) : undefined,
     );
     unsubscribers.set(ctx, off);
     await overdue.schedule();

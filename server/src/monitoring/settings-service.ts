@@ -288,8 +288,24 @@ export class MonitoringSettingsService {
     });
   }
 
+  /**
+   * Reads of the same job's preferences that are in flight together share one read: every notification plugin asks
+   * on every upload, at the same moment. A read that starts later reads again, so a change is never missed.
+   */
+  private readonly prefsInFlight = new Map<string, Promise<ResolvedNotificationPrefs>>();
+
   /** The job's notification preferences with server defaults applied. */
-  async resolvedPrefs(serverId: string, backupName: string): Promise<ResolvedNotificationPrefs> {
+  resolvedPrefs(serverId: string, backupName: string): Promise<ResolvedNotificationPrefs> {
+    const key = JSON.stringify([serverId, backupName]);
+    let pending = this.prefsInFlight.get(key);
+    if (!pending) {
+      pending = this.readResolvedPrefs(serverId, backupName).finally(() => this.prefsInFlight.delete(key));
+      this.prefsInFlight.set(key, pending);
+    }
+    return pending;
+  }
+
+  private readResolvedPrefs(serverId: string, backupName: string): Promise<ResolvedNotificationPrefs> {
     return this.deps.db.read(async (q) => {
       const job = await getNotificationPrefs(q, serverId, backupName);
       const server = await getNotificationPrefs(q, serverId, SERVER_DEFAULTS_KEY);

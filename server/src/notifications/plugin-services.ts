@@ -168,6 +168,7 @@ export function notificationContext<TConfig>(
                 run: input.run,
                 isLatest: true,
                 nextExpectedAt: null,
+                overdueSince: null,
               })
             : input.kind === "overdue"
               ? await templates.variablesFor("backupOverdue", input.event)

@@ -37,14 +37,18 @@ const UPSERT_JOB_SQL =
     .map((c) => `${c} = excluded.${c}`)
     .join(", ");
 
+/**
+ * The job's state, plus its open overdue episode (owned by monitoring, so read here but never written by saveJob):
+ * the upload passes it on in backupReceived, and monitoring only re-evaluates jobs that had one.
+ */
 export async function getJobForUpdate(
   q: Queryable,
   forUpdate: string,
   serverId: string,
   backupName: string,
-): Promise<JobState | undefined> {
-  return q.get<JobState>(
-    `SELECT ${JOB_COLUMNS.join(", ")} FROM jobs WHERE server_id = ? AND backup_name = ?${forUpdate}`,
+): Promise<(JobState & { overdue_since: string | null }) | undefined> {
+  return q.get<JobState & { overdue_since: string | null }>(
+    `SELECT ${JOB_COLUMNS.join(", ")}, overdue_since FROM jobs WHERE server_id = ? AND backup_name = ?${forUpdate}`,
     [serverId, backupName],
   );
 }
