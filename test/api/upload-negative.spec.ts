@@ -323,6 +323,14 @@ describe("POST /api/upload: refused reports", () => {
       ["negative Duration", (r) => (r.Data.Duration = "-00:00:05"), "Data.Duration"],
       ["Duration as a bare numeric string", (r) => (r.Data.Duration = "432"), "Data.Duration"],
       ["Duration with 60 minutes", (r) => (r.Data.Duration = "00:60:00"), "Data.Duration"],
+      [
+        "no EndTime and a Duration so long that BeginTime + Duration is no date (a 400, not a 500)",
+        (r) => {
+          delete (r.Data as { EndTime?: unknown }).EndTime;
+          (r.Data as { Duration: unknown }).Duration = 1e300;
+        },
+        "Data.Duration",
+      ],
     ];
     for (const [label, mutate, field] of cases) {
       it(`${label} → 400 with invalidFields`, async () => {

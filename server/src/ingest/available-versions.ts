@@ -8,8 +8,12 @@
 // duplistatus read them in its own time zone; we use the UTC offset that Duplicati prints at the start
 // of the same log line, and fall back to a configured IANA zone (or the process zone) without one.
 
+import { daysInMonth, digitsValue, isoString, utcEpochMs } from "./dates";
+
 const CONSIDER_MARKER = "Backups to consider:";
 const DELETE_MARKER = "All backups to delete:";
+// Starts with a letter that is rare in log lines, which is what makes a substring search cheap.
+const MARKERS_SHARED = "kups to ";
 
 const MIN_YEAR = 1900;
 const MAX_YEAR = 2100;
@@ -17,9 +21,29 @@ const MS_PER_MINUTE = 60_000;
 const MS_PER_DAY = 86_400_000;
 const MAX_OFFSET_MINUTES = 14 * 60;
 
-/** A list found after one of the markers, with the UTC offset of the log line it came from. */
+/** Length of `dd/MM/yyyy HH:mm:ss` and `yyyy-MM-dd HH:mm:ss`, see parseFixedWidthStamp. */
+const FIXED_WIDTH = 19;
+
+// Character codes read by the fixed-width fast paths.
+const CHAR_0 = 0x30;
+const CHAR_9 = 0x39;
+const CHAR_SPACE = 0x20;
+const CHAR_DASH = 0x2d;
+const CHAR_DOT = 0x2e;
+const CHAR_SLASH = 0x2f;
+const CHAR_COLON = 0x3a;
+const CHAR_PLUS = 0x2b;
+const CHAR_T = 0x54;
+
+/**
+ * A list found after one of the markers, `text` from `start` to `end`, with the UTC offset of the
+ * log line it came from. Positions rather than a slice: the fixed-width timestamps are read in
+ * place (see parseStamps).
+ */
 interface MarkedList {
-  readonly tail: string;
+  readonly text: string;
+  readonly start: number;
+  readonly end: number;
   readonly offsetMinutes: number | null;
 }
 
@@ -57,21 +81,25 @@ export function extractAvailableVersions(lines: readonly unknown[] | null | unde
   const { consider, toDelete } = findLastLists(asEntries(lines));
   if (consider === null) return [];
 
-  const considerTokens = splitTimestamps(consider.tail);
-  const deleteTokens = toDelete === null ? [] : splitTimestamps(toDelete.tail);
-  const considerStamps = considerTokens.map(parseStamp);
-  const deleteStamps = deleteTokens.map(parseStamp);
+  const considerStamps = parseStamps(consider);
+  const deleteStamps = toDelete === null ? [] : parseStamps(toDelete);
   // Both lists come from the same machine and culture, and the deletions are a subset of the
   // considered versions, so one order decision must cover both or the subtraction would miss.
-  const slashOrder = detectSlashOrder([...considerStamps, ...deleteStamps]);
-  const zoneConverter = zoneWallClockConverter(timeZone);
+  const slashOrder = detectSlashOrder(considerStamps, deleteStamps);
 
-  const considered = toEpochs(considerStamps, slashOrder, consider.offsetMinutes, zoneConverter);
+  const considered = toEpochs(considerStamps, slashOrder, consider.offsetMinutes, timeZone);
   const deleted = new Set(
-    toDelete === null ? [] : toEpochs(deleteStamps, slashOrder, toDelete.offsetMinutes, zoneConverter),
+    toDelete === null ? [] : toEpochs(deleteStamps, slashOrder, toDelete.offsetMinutes, timeZone),
   );
-  const kept = [...new Set(considered)].filter((epoch) => !deleted.has(epoch));
-  return kept.sort((a, b) => b - a).map((epoch) => new Date(epoch).toISOString());
+  // Newest first, each version once: after sorting, duplicates are neighbours.
+  const versions: string[] = [];
+  let previous: number | undefined;
+  for (const epoch of considered.sort((a, b) => b - a)) {
+    if (epoch === previous) continue;
+    previous = epoch;
+    if (!deleted.has(epoch)) versions.push(isoString(epoch));
+  }
+  return versions;
 }
 
 /**
@@ -79,6 +107,8 @@ export function extractAvailableVersions(lines: readonly unknown[] | null | unde
  * (e.g. "+01", "-05:30", "+0200"), or null when the line does not start with one.
  */
 export function logLineOffsetMinutes(line: string): number | null {
+  const plain = plainPrefixOffsetMinutes(line);
+  if (plain !== undefined) return plain;
   const match = LOG_PREFIX_PATTERN.exec(line);
   if (!match) return null;
   const [, sign, hoursText, minutesText] = match;
@@ -94,6 +124,41 @@ export function logLineOffsetMinutes(line: string): number | null {
 const LOG_PREFIX_PATTERN =
   /^\s*\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?\s+([+-])(\d{2})(?::?(\d{2}))?(?![\d:])/;
 
+/**
+ * logLineOffsetMinutes for the prefix Duplicati writes by default, `yyyy-MM-dd HH:mm:ss ±HH` and
+ * then neither a digit nor a colon, read by position (LOG_PREFIX_PATTERN matches such a line the
+ * same way, with no minutes); undefined for any other line.
+ */
+function plainPrefixOffsetMinutes(line: string): number | null | undefined {
+  const sign = line.charCodeAt(20);
+  if ((sign !== CHAR_PLUS && sign !== CHAR_DASH) || line.charCodeAt(19) !== CHAR_SPACE) return undefined;
+  const after = line.charCodeAt(23);
+  if ((after >= CHAR_0 && after <= CHAR_9) || after === CHAR_COLON) return undefined;
+  const hours = twoDigitsAt(line, 21);
+  if (hours < 0 || !isPlainDateTimeAt(line, 0)) return undefined;
+  const total = hours * 60;
+  if (total > MAX_OFFSET_MINUTES) return null;
+  return sign === CHAR_DASH ? -total : total;
+}
+
+/** Whether `text` holds `yyyy-MM-dd HH:mm:ss` (or with `T`) at `at`. */
+function isPlainDateTimeAt(text: string, at: number): boolean {
+  const separator = text.charCodeAt(at + 10);
+  return (
+    fourDigitsAt(text, at) >= 0 &&
+    text.charCodeAt(at + 4) === CHAR_DASH &&
+    twoDigitsAt(text, at + 5) >= 0 &&
+    text.charCodeAt(at + 7) === CHAR_DASH &&
+    twoDigitsAt(text, at + 8) >= 0 &&
+    (separator === CHAR_SPACE || separator === CHAR_T) &&
+    twoDigitsAt(text, at + 11) >= 0 &&
+    text.charCodeAt(at + 13) === CHAR_COLON &&
+    twoDigitsAt(text, at + 14) >= 0 &&
+    text.charCodeAt(at + 16) === CHAR_COLON &&
+    twoDigitsAt(text, at + 17) >= 0
+  );
+}
+
 function asEntries(lines: unknown): readonly unknown[] {
   if (Array.isArray(lines)) return lines;
   if (typeof lines === "string") return [lines];
@@ -108,7 +173,9 @@ function findLastLists(entries: readonly unknown[]): {
   let toDelete: MarkedList | null = null;
   for (const entry of entries) {
     if (typeof entry !== "string") continue;
-    // Cheap substring checks first: reports carry thousands of lines, two of which matter.
+    // Cheap substring checks first: reports carry thousands of lines, two of which matter. Both
+    // markers contain MARKERS_SHARED, so most lines take one search instead of two.
+    if (!entry.includes(MARKERS_SHARED)) continue;
     if (entry.includes(CONSIDER_MARKER)) consider = markedList(entry, CONSIDER_MARKER);
     if (entry.includes(DELETE_MARKER)) toDelete = markedList(entry, DELETE_MARKER);
   }
@@ -121,63 +188,171 @@ function findLastLists(entries: readonly unknown[]): {
  * for at the start of the marker's own line.
  */
 function markedList(text: string, marker: string): MarkedList {
-  const at = text.lastIndexOf(marker);
-  const lineStart = text.lastIndexOf("\n", at) + 1;
+  // Forward searches, not lastIndexOf: V8 searches backwards character by character, forwards
+  // with a skip table, and the line before the marker is long (the whole log-line prefix).
+  let at = text.indexOf(marker);
+  for (let next = text.indexOf(marker, at + 1); next >= 0; next = text.indexOf(marker, next + 1)) at = next;
+  let lineStart = 0;
+  for (let nl = text.indexOf("\n"); nl >= 0 && nl < at; nl = text.indexOf("\n", nl + 1)) lineStart = nl + 1;
   const lineEnd = text.indexOf("\n", at);
-  const tail = text.slice(at + marker.length, lineEnd < 0 ? undefined : lineEnd);
+  const end = lineEnd < 0 ? text.length : lineEnd;
   // The prefix is short; slicing avoids running the pattern over a long multi-line string.
   const offsetMinutes = logLineOffsetMinutes(text.slice(lineStart, lineStart + 40));
-  return { tail, offsetMinutes };
+  return { text, start: at + marker.length, end, offsetMinutes };
 }
 
-function splitTimestamps(tail: string): string[] {
-  return tail
-    .split(",")
-    .map((token) => token.trim())
-    .filter((token) => token.length > 0);
+/**
+ * The comma-separated timestamps of a list, each trimmed and shape-checked (null when it is not a
+ * timestamp; empty ones are dropped). A fixed-width timestamp between plain spaces is read where it
+ * stands, which spares the slice, the trim and the split for nearly every entry; parseStamp would
+ * answer the same for it.
+ */
+function parseStamps(list: MarkedList): (RawStamp | null)[] {
+  const { text, start, end } = list;
+  const stamps: (RawStamp | null)[] = [];
+  for (let from = start; ;) {
+    const comma = text.indexOf(",", from);
+    const to = comma >= 0 && comma < end ? comma : end;
+    let first = from;
+    while (first < to && text.charCodeAt(first) === CHAR_SPACE) first++;
+    let last = to;
+    while (last > first && text.charCodeAt(last - 1) === CHAR_SPACE) last--;
+    const fixed = last - first === FIXED_WIDTH ? parseFixedWidthStamp(text, first) : undefined;
+    if (fixed !== undefined) {
+      stamps.push(fixed);
+    } else {
+      const token = text.slice(from, to).trim();
+      if (token.length > 0) stamps.push(parseStamp(token));
+    }
+    if (to === end) return stamps;
+    from = to + 1;
+  }
 }
 
 // Date `y-M-d`, `y.M.d`, `y/M/d`, `d/M/y`, `M/d/y`, `d.M.y`, `d-M-y`; time `h:m:s` or `h.m.s`;
 // an AM/PM designator before the time (`yyyy.MM.dd AM hh:mm:ss`) or after it. The backreferences
 // keep each part's separator consistent. Besides AM/PM (any case, dotted or not) the designators
 // of the 12-hour cultures whose default .NET pattern puts them before the time are accepted.
+// .NET puts a no-break space (U+00A0) or narrow no-break space (U+202F) before AM/PM in some
+// cultures and ICU versions, so every separating space is any run of white space (\s covers both).
+// Numbered groups, not named ones: this runs for every listed version of every upload, and named
+// groups cost an extra object per match. Groups: 1 a, 2 date separator, 3 b, 4 c, 5 designator
+// before the time, 6 hours, 7 time separator, 8 minutes, 9 seconds, 10 designator after the time.
 const MERIDIEM = "[AaPp]\\.?[Mm]\\.?|오전|오후|上午|下午|午前|午後";
 const STAMP_REGEX = new RegExp(
-  "^(?<a>\\d{1,4})(?<ds>[-./])(?<b>\\d{1,2})\\k<ds>(?<c>\\d{1,4})" +
-    ` (?:(?<pre>${MERIDIEM}) ?)?` +
-    "(?<h>\\d{1,2})(?<ts>[:.])(?<mi>\\d{1,2})\\k<ts>(?<s>\\d{1,2})" +
-    `(?: ?(?<post>${MERIDIEM}))?$`,
+  "^(\\d{1,4})([-./])(\\d{1,2})\\2(\\d{1,4})" +
+    `\\s+(?:(${MERIDIEM})\\s*)?` +
+    "(\\d{1,2})([:.])(\\d{1,2})\\7(\\d{1,2})" +
+    `(?:\\s*(${MERIDIEM}))?$`,
 );
 const MORNING_DESIGNATORS = new Set(["am", "오전", "上午", "午前"]);
 
-/** Shape-checks one printed timestamp; range checks wait until the day/month order is known. */
+/**
+ * Shape-checks one printed timestamp (trimmed, as parseStamps passes it); range checks wait until
+ * the day/month order is known.
+ */
 function parseStamp(token: string): RawStamp | null {
-  // .NET puts a no-break space (U+00A0) or narrow no-break space (U+202F) before AM/PM in some
-  // cultures and ICU versions; treat every run of white space as one plain space.
-  const normalised = token.replace(/[\s\u00A0\u202F]+/g, " ").trim();
-  const groups = STAMP_REGEX.exec(normalised)?.groups;
-  if (groups === undefined) return null;
-  const { a, b, c, ds, pre, post, h, mi, s } = groups;
+  const fixed = token.length === FIXED_WIDTH ? parseFixedWidthStamp(token, 0) : undefined;
+  if (fixed !== undefined) return fixed;
+  const m = STAMP_REGEX.exec(token);
+  if (m === null) return null;
+  const a = m[1];
+  const b = m[3];
+  const c = m[4];
+  const h = m[6];
+  const mi = m[8];
+  const s = m[9];
   if (a === undefined || b === undefined || c === undefined || h === undefined) return null;
   if (mi === undefined || s === undefined) return null;
+  const pre = m[5];
+  const post = m[10];
   if (pre !== undefined && post !== undefined) return null;
 
-  const hour = toTwentyFourHour(Number(h), pre ?? post);
+  const designator = pre ?? post;
+  const hour = toTwentyFourHour(digitsValue(h), designator);
   if (hour === null) return null;
-  const time = {
-    hasMeridiem: (pre ?? post) !== undefined,
-    hour,
-    minute: Number(mi),
-    secondOfMinute: Number(s),
-  };
+  const hasMeridiem = designator !== undefined;
+  const minute = digitsValue(mi);
+  const secondOfMinute = digitsValue(s);
+  // Plain object literals of one shape (no spread): this runs for every listed version.
   if (a.length === 4 && c.length <= 2) {
-    return { year: Number(a), first: Number(b), second: Number(c), order: "ymd", ...time };
+    const year = digitsValue(a);
+    return {
+      year,
+      first: digitsValue(b),
+      second: digitsValue(c),
+      order: "ymd",
+      hasMeridiem,
+      hour,
+      minute,
+      secondOfMinute,
+    };
   }
   if (c.length === 4 && a.length <= 2) {
-    const order = ds === "/" ? "slash" : "dmy";
-    return { year: Number(c), first: Number(a), second: Number(b), order, ...time };
+    const year = digitsValue(c);
+    const order = m[2] === "/" ? "slash" : "dmy";
+    return { year, first: digitsValue(a), second: digitsValue(b), order, hasMeridiem, hour, minute, secondOfMinute };
   }
   return null;
+}
+
+/**
+ * parseStamp's answer for the zero-padded 24-hour forms most cultures print, `dd?MM?yyyy HH?mm?ss`
+ * and `yyyy?MM?dd HH?mm?ss` (FIXED_WIDTH characters of `text` from `at`), read by position;
+ * undefined for any other shape, which is left to STAMP_REGEX. For these tokens the regular
+ * expression matches the same way (each digit run is followed by a separator or a space, so there
+ * is nothing to backtrack into), and this path costs a fraction of its match and ten captured
+ * strings, once per listed version per upload.
+ */
+function parseFixedWidthStamp(text: string, at: number): RawStamp | undefined {
+  if (text.charCodeAt(at + 10) !== CHAR_SPACE) return undefined;
+  const ts = text.charCodeAt(at + 13);
+  if ((ts !== CHAR_COLON && ts !== CHAR_DOT) || text.charCodeAt(at + 16) !== ts) return undefined;
+  const hour = twoDigitsAt(text, at + 11);
+  const minute = twoDigitsAt(text, at + 14);
+  const secondOfMinute = twoDigitsAt(text, at + 17);
+  if (hour < 0 || minute < 0 || secondOfMinute < 0) return undefined;
+
+  const ymdSeparator = text.charCodeAt(at + 4);
+  if (isDateSeparator(ymdSeparator) && text.charCodeAt(at + 7) === ymdSeparator) {
+    const year = fourDigitsAt(text, at);
+    const first = twoDigitsAt(text, at + 5);
+    const second = twoDigitsAt(text, at + 8);
+    if (year < 0 || first < 0 || second < 0) return undefined;
+    return { year, first, second, order: "ymd", hasMeridiem: false, hour, minute, secondOfMinute };
+  }
+  const dmySeparator = text.charCodeAt(at + 2);
+  if (isDateSeparator(dmySeparator) && text.charCodeAt(at + 5) === dmySeparator) {
+    const first = twoDigitsAt(text, at);
+    const second = twoDigitsAt(text, at + 3);
+    const year = fourDigitsAt(text, at + 6);
+    if (year < 0 || first < 0 || second < 0) return undefined;
+    const order = dmySeparator === CHAR_SLASH ? "slash" : "dmy";
+    return { year, first, second, order, hasMeridiem: false, hour, minute, secondOfMinute };
+  }
+  return undefined;
+}
+
+function isDateSeparator(code: number): boolean {
+  return code === CHAR_DASH || code === CHAR_DOT || code === CHAR_SLASH;
+}
+
+/** Value of the digit at `at` of `text`, or -1 when it is not an ASCII digit. */
+function digitAt(text: string, at: number): number {
+  const code = text.charCodeAt(at);
+  return code >= CHAR_0 && code <= CHAR_9 ? code - CHAR_0 : -1;
+}
+
+function twoDigitsAt(text: string, at: number): number {
+  const tens = digitAt(text, at);
+  const units = digitAt(text, at + 1);
+  return tens < 0 || units < 0 ? -1 : tens * 10 + units;
+}
+
+function fourDigitsAt(text: string, at: number): number {
+  const high = twoDigitsAt(text, at);
+  const low = twoDigitsAt(text, at + 2);
+  return high < 0 || low < 0 ? -1 : high * 100 + low;
 }
 
 function toTwentyFourHour(hour: number, designator: string | undefined): number | null {
@@ -190,15 +365,17 @@ function toTwentyFourHour(hour: number, designator: string | undefined): number 
 /**
  * Day/month order of `a/b/yyyy` dates, decided once for the whole report: a number above 12 in one
  * entry settles it for all (e.g. "14/06/2025" makes "01/06/2025" the 1st of June). Without such
- * evidence, or with contradicting evidence, each entry falls back to its own rule (see slashFields).
+ * evidence, or with contradicting evidence, each entry falls back to its own rule (see isDayFirst).
  */
-function detectSlashOrder(stamps: readonly (RawStamp | null)[]): SlashOrder {
+function detectSlashOrder(...lists: readonly (readonly (RawStamp | null)[])[]): SlashOrder {
   let dayFirst = false;
   let monthFirst = false;
-  for (const stamp of stamps) {
-    if (stamp === null || stamp.order !== "slash") continue;
-    if (stamp.first > 12) dayFirst = true;
-    if (stamp.second > 12) monthFirst = true;
+  for (const stamps of lists) {
+    for (const stamp of stamps) {
+      if (stamp === null || stamp.order !== "slash") continue;
+      if (stamp.first > 12) dayFirst = true;
+      if (stamp.second > 12) monthFirst = true;
+    }
   }
   if (dayFirst === monthFirst) return null;
   return dayFirst ? "day-first" : "month-first";
@@ -208,9 +385,10 @@ function toEpochs(
   stamps: readonly (RawStamp | null)[],
   slashOrder: SlashOrder,
   offsetMinutes: number | null,
-  zoneConverter: WallClockToEpoch,
+  timeZone: string | undefined,
 ): number[] {
-  const convert = offsetMinutes === null ? zoneConverter : fixedOffsetConverter(offsetMinutes);
+  // Only lines without a printed offset need the zone (resolving it costs a lookup per upload).
+  const convert = offsetMinutes === null ? zoneWallClockConverter(timeZone) : fixedOffsetConverter(offsetMinutes);
   const epochs: number[] = [];
   for (const stamp of stamps) {
     const wall = stamp === null ? null : toWallClock(stamp, slashOrder);
@@ -220,11 +398,11 @@ function toEpochs(
 }
 
 function toWallClock(stamp: RawStamp, slashOrder: SlashOrder): WallClock | null {
-  const [month, day] = monthAndDay(stamp, slashOrder);
+  const dayFirst = stamp.order === "dmy" || (stamp.order === "slash" && isDayFirst(stamp, slashOrder));
   const wall: WallClock = {
     year: stamp.year,
-    month,
-    day,
+    month: dayFirst ? stamp.second : stamp.first,
+    day: dayFirst ? stamp.first : stamp.second,
     hour: stamp.hour,
     minute: stamp.minute,
     second: stamp.secondOfMinute,
@@ -232,24 +410,16 @@ function toWallClock(stamp: RawStamp, slashOrder: SlashOrder): WallClock | null 
   return isValidWallClock(wall) ? wall : null;
 }
 
-function monthAndDay(stamp: RawStamp, slashOrder: SlashOrder): [number, number] {
-  if (stamp.order === "ymd") return [stamp.first, stamp.second];
-  if (stamp.order === "dmy") return [stamp.second, stamp.first];
-  return slashFields(stamp, slashOrder);
-}
-
 /**
  * Per-entry rule for slash dates (as upstream): first > 12 ⇒ day first; second > 12 ⇒ month first;
  * otherwise month first with AM/PM (en-US `M/d/yyyy h:mm:ss tt`) and day first with a 24-hour clock
  * (`dd/MM/yyyy HH:mm:ss`, the common European pattern).
  */
-function slashFields(stamp: RawStamp, slashOrder: SlashOrder): [number, number] {
-  const dayFirst: [number, number] = [stamp.second, stamp.first];
-  const monthFirst: [number, number] = [stamp.first, stamp.second];
-  if (stamp.first > 12) return dayFirst;
-  if (stamp.second > 12) return monthFirst;
-  if (slashOrder !== null) return slashOrder === "day-first" ? dayFirst : monthFirst;
-  return stamp.hasMeridiem ? monthFirst : dayFirst;
+function isDayFirst(stamp: RawStamp, slashOrder: SlashOrder): boolean {
+  if (stamp.first > 12) return true;
+  if (stamp.second > 12) return false;
+  if (slashOrder !== null) return slashOrder === "day-first";
+  return !stamp.hasMeridiem;
 }
 
 function isValidWallClock(w: WallClock): boolean {
@@ -258,13 +428,9 @@ function isValidWallClock(w: WallClock): boolean {
   return w.hour <= 23 && w.minute <= 59 && w.second <= 59;
 }
 
-function daysInMonth(year: number, month: number): number {
-  // Day 0 of the next month is the last day of this one.
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
-}
-
+/** The wall clock read as UTC (years are 1900–2100 here, where this agrees with Date.UTC). */
 function wallClockAsUtc(w: WallClock): number {
-  return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
+  return utcEpochMs(w.year, w.month, w.day, w.hour, w.minute, w.second);
 }
 
 function fixedOffsetConverter(offsetMinutes: number): WallClockToEpoch {

@@ -2,10 +2,10 @@ import { randomUUID } from "node:crypto";
 import { BACKUP_STATUSES, type BackupStatus, type RunRecord } from "../core/domain";
 import { parseNextScheduledRun } from "../monitoring/schedule";
 import { extractAvailableVersions } from "./available-versions";
-import { parseReportDate, toIsoOrNull } from "./dates";
-import { parseDurationToSeconds } from "./duration";
+import { isoString, toIsoOrNull } from "./dates";
+import { stringifyJson, stringifyVerbatimStrings } from "./json-text";
 import type { DuplicatiReport, SimpleReport } from "./report-schema";
-import type { ValidatedReport } from "./validate-report";
+import type { ReportTimes, ValidatedReport } from "./validate-report";
 
 /** What one accepted report becomes: the server it names, the run row, and what it says about the schedule. */
 export interface MappedReport {
@@ -17,11 +17,13 @@ export interface MappedReport {
 
 const num = (v: number | null | undefined): number => (typeof v === "number" && Number.isFinite(v) ? v : 0);
 const bit = (v: boolean | null | undefined): number => (v ? 1 : 0);
-const jsonOrNull = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v));
+const jsonOrNull = (v: unknown): string | null => (v === undefined || v === null ? null : stringifyJson(v));
 
+const STATUS_BY_LOWER_CASE = new Map<string, BackupStatus>(BACKUP_STATUSES.map((s) => [s.toLowerCase(), s]));
+
+/** The status named case-insensitively (surrounding white space ignored), else "Unknown". */
 function normaliseStatus(raw: string): BackupStatus {
-  const match = BACKUP_STATUSES.find((s) => s.toLowerCase() === raw.trim().toLowerCase());
-  return match ?? "Unknown";
+  return STATUS_BY_LOWER_CASE.get(raw.trim().toLowerCase()) ?? "Unknown";
 }
 
 /** Upstream: errors_array is the Errors list when non-empty, else the exception text, else nothing. */
@@ -29,24 +31,27 @@ function errorsArray(
   errors: readonly unknown[] | null | undefined,
   exception: string | null | undefined,
 ): string | null {
-  if (Array.isArray(errors) && errors.length > 0) return JSON.stringify(errors);
-  if (typeof exception === "string" && exception.trim() !== "") return JSON.stringify([exception]);
+  if (Array.isArray(errors) && errors.length > 0) return stringifyJson(errors);
+  if (typeof exception === "string" && exception.trim() !== "") return stringifyJson([exception]);
   return null;
 }
 
 export function mapReport(input: ValidatedReport, ctx: { now: Date; timeZone: string }): MappedReport {
-  return input.shape === "duplicati" ? mapDuplicati(input.report, ctx) : mapSimple(input.report, ctx);
+  return input.shape === "duplicati"
+    ? mapDuplicati(input.report, input.times, ctx)
+    : mapSimple(input.report, input.times, ctx);
 }
 
-function mapDuplicati(report: DuplicatiReport, ctx: { now: Date; timeZone: string }): MappedReport {
+function mapDuplicati(report: DuplicatiReport, times: ReportTimes, ctx: { now: Date; timeZone: string }): MappedReport {
   const d = report.Data;
   const be = d.BackendStatistics ?? {};
   const extra = report.Extra;
-  // validateReport guarantees these parse.
-  const begin = parseReportDate(d.BeginTime) as Date;
-  const durationSeconds = parseDurationToSeconds(d.Duration) as number;
-  const end =
-    d.EndTime != null ? (parseReportDate(d.EndTime) as Date) : new Date(begin.getTime() + durationSeconds * 1000);
+  // Parsed by validateReport (a Duplicati report always has a duration). Dates stay epoch milliseconds until printed
+  // (see isoString in dates.ts).
+  const begin = times.beginMs;
+  const durationSeconds = times.durationSeconds as number;
+  const end = times.endMs ?? begin + durationSeconds * 1000;
+  const beginIso = isoString(begin);
 
   // Real reports carry the log in top-level LogLines; the generator/collect shape in Data.Messages.
   const logLines = Array.isArray(report.LogLines) ? report.LogLines : Array.isArray(d.Messages) ? d.Messages : null;
@@ -59,7 +64,7 @@ function mapDuplicati(report: DuplicatiReport, ctx: { now: Date; timeZone: strin
     server_id: extra["machine-id"],
     backup_name: extra["backup-name"],
     backup_id: extra["backup-id"],
-    date: begin.toISOString(),
+    date: beginIso,
     status,
     duration_seconds: durationSeconds,
     size: num(d.SizeOfExaminedFiles),
@@ -70,7 +75,8 @@ function mapDuplicati(report: DuplicatiReport, ctx: { now: Date; timeZone: strin
     messages_array: jsonOrNull(logLines),
     warnings_array: jsonOrNull(d.Warnings),
     errors_array: errorsArray(d.Errors, d.Exception ?? report.Exception),
-    available_backups: JSON.stringify(extractAvailableVersions(logLines, ctx.timeZone)),
+    // ISO 8601 timestamps, which JSON takes verbatim.
+    available_backups: stringifyVerbatimStrings(extractAvailableVersions(logLines, ctx.timeZone)),
     deleted_files: num(d.DeletedFiles),
     deleted_folders: num(d.DeletedFolders),
     modified_files: num(d.ModifiedFiles),
@@ -94,8 +100,8 @@ function mapDuplicati(report: DuplicatiReport, ctx: { now: Date; timeZone: strin
     main_operation: d.MainOperation,
     parsed_result: parsedResult,
     version: d.Version ?? null,
-    begin_time: begin.toISOString(),
-    end_time: end.toISOString(),
+    begin_time: beginIso,
+    end_time: isoString(end),
     warnings_actual_length: num(d.WarningsActualLength),
     errors_actual_length: num(d.ErrorsActualLength),
     messages_actual_length: num(d.MessagesActualLength),
@@ -113,27 +119,24 @@ function mapDuplicati(report: DuplicatiReport, ctx: { now: Date; timeZone: strin
     backend_begin_time: toIsoOrNull(be.BeginTime),
     backend_warnings_actual_length: num(be.WarningsActualLength),
     backend_errors_actual_length: num(be.ErrorsActualLength),
-    created_at: ctx.now.toISOString(),
+    created_at: isoString(ctx.now.getTime()),
   };
   const next = parseNextScheduledRun(extra["next-scheduled-run"]);
   return {
     server: { id: extra["machine-id"], name: extra["machine-name"] },
     run,
-    nextScheduledRun: next ? next.toISOString() : null,
+    nextScheduledRun: next ? isoString(next.getTime()) : null,
   };
 }
 
-function mapSimple(report: SimpleReport, ctx: { now: Date; timeZone: string }): MappedReport {
+function mapSimple(report: SimpleReport, times: ReportTimes, ctx: { now: Date; timeZone: string }): MappedReport {
   const b = report.backup;
-  const begin = parseReportDate(b.startTime) as Date;
-  const endFromField = b.endTime !== undefined ? parseReportDate(b.endTime) : null;
+  const begin = times.beginMs;
+  const endFromField = times.endMs;
   const durationSeconds =
-    b.duration !== undefined
-      ? (parseDurationToSeconds(b.duration) as number)
-      : endFromField
-        ? Math.max(0, (endFromField.getTime() - begin.getTime()) / 1000)
-        : 0;
-  const end = endFromField ?? new Date(begin.getTime() + durationSeconds * 1000);
+    times.durationSeconds ?? (endFromField !== null ? Math.max(0, (endFromField - begin) / 1000) : 0);
+  const end = endFromField ?? begin + durationSeconds * 1000;
+  const beginIso = isoString(begin);
   const messages = b.messages?.map((m) => (typeof m === "string" ? m : m.message)) ?? null;
   const status = normaliseStatus(b.status);
   const serverId = report.server.id ?? report.server.name;
@@ -143,7 +146,7 @@ function mapSimple(report: SimpleReport, ctx: { now: Date; timeZone: string }): 
     server_id: serverId,
     backup_name: b.name,
     backup_id: b.id ?? b.name,
-    date: begin.toISOString(),
+    date: beginIso,
     status,
     duration_seconds: durationSeconds,
     size: num(b.size),
@@ -154,7 +157,8 @@ function mapSimple(report: SimpleReport, ctx: { now: Date; timeZone: string }): 
     messages_array: jsonOrNull(messages),
     warnings_array: null,
     errors_array: null,
-    available_backups: JSON.stringify(extractAvailableVersions(messages, ctx.timeZone)),
+    // ISO 8601 timestamps, which JSON takes verbatim.
+    available_backups: stringifyVerbatimStrings(extractAvailableVersions(messages, ctx.timeZone)),
     deleted_files: zero,
     deleted_folders: zero,
     modified_files: zero,
@@ -178,8 +182,8 @@ function mapSimple(report: SimpleReport, ctx: { now: Date; timeZone: string }): 
     main_operation: "Backup",
     parsed_result: b.status,
     version: report.server.version ?? null,
-    begin_time: begin.toISOString(),
-    end_time: end.toISOString(),
+    begin_time: beginIso,
+    end_time: isoString(end),
     warnings_actual_length: num(b.warnings),
     errors_actual_length: num(b.errors),
     messages_actual_length: messages?.length ?? 0,
@@ -197,7 +201,7 @@ function mapSimple(report: SimpleReport, ctx: { now: Date; timeZone: string }): 
     backend_begin_time: null,
     backend_warnings_actual_length: zero,
     backend_errors_actual_length: zero,
-    created_at: ctx.now.toISOString(),
+    created_at: isoString(ctx.now.getTime()),
   };
   return { server: { id: serverId, name: report.server.name }, run, nextScheduledRun: null };
 }
