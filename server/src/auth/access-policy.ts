@@ -42,10 +42,17 @@ export class SessionAndTokenPolicy implements AccessPolicy {
     this.requireKeysCache = null;
   }
 
-  private async keysRequired(): Promise<boolean> {
-    const now = Date.now();
+  /** The "require keys" setting while the cached value is fresh, else undefined. */
+  private keysRequiredCached(now = Date.now()): boolean | undefined {
     // Cached briefly: this sits on the upload and summary hot paths. Other instances see a change within 5 s.
     if (this.requireKeysCache && now - this.requireKeysCache.at < 5_000) return this.requireKeysCache.value;
+    return undefined;
+  }
+
+  private async keysRequired(): Promise<boolean> {
+    const now = Date.now();
+    const cached = this.keysRequiredCached(now);
+    if (cached !== undefined) return cached;
     const raw = await this.deps.db.read((q) => getConfigValue(q, REQUIRE_KEYS_SETTING));
     const value = raw === null ? this.deps.requireKeysDefault : raw === "true";
     this.requireKeysCache = { value, at: now };
@@ -95,8 +102,22 @@ export class SessionAndTokenPolicy implements AccessPolicy {
     return { kind: "anonymous" };
   }
 
-  async check(ctx: Koa.Context, access: Access): Promise<void> {
+  check(ctx: Koa.Context, access: Access): Promise<void> | void {
     if (access === "public") return;
+    // Without a key, while keys are optional, an external read is allowed whoever calls (a session or nobody: the
+    // same outcome as below), and so is an upload when no UPLOAD_TOKEN is set; decided here without looking the
+    // session up. The caller is still resolved, lazily, by whatever asks for it (resolve()).
+    if (
+      (access === "read" || (access === "upload" && !this.deps.uploadToken)) &&
+      this.keysRequiredCached() === false &&
+      presentedKey(ctx) === undefined
+    ) {
+      return;
+    }
+    return this.checkCaller(ctx, access);
+  }
+
+  private async checkCaller(ctx: Koa.Context, access: Access): Promise<void> {
     const p = await this.resolve(ctx);
     const route = ctx.state.route as RouteDef | undefined;
     const safe = SAFE_METHODS.has(ctx.method);

@@ -8,18 +8,21 @@ export interface AccessPolicy {
   check(ctx: Koa.Context, access: Access): Promise<void> | void;
 }
 
+const BEARER = /^Bearer\s+(.+)$/i;
+
 /**
  * The key a client presents, from any of the transports Duplicati and Homepage can use: `?token=` / `?api_key=`
  * (Duplicati can only set a URL), `X-Api-Key`, or `Authorization: Bearer`.
  */
 export function presentedKey(ctx: Koa.Context): string | undefined {
   const q = ctx.query;
-  const fromQuery = [q.token, q.api_key].find((v): v is string => typeof v === "string" && v !== "");
-  if (fromQuery) return fromQuery;
+  if (typeof q.token === "string" && q.token !== "") return q.token;
+  if (typeof q.api_key === "string" && q.api_key !== "") return q.api_key;
   const header = ctx.get("x-api-key");
   if (header) return header;
   const auth = ctx.get("authorization");
-  const m = /^Bearer\s+(.+)$/i.exec(auth);
+  if (!auth) return undefined;
+  const m = BEARER.exec(auth);
   return m?.[1]?.trim();
 }
 
