@@ -704,7 +704,7 @@ export class PluginHost {
       if (run.controller.signal.aborted) return;
       let copy: typeof payload;
       try {
-        copy = structuredClone(payload);
+        copy = clonePayload(payload);
       } catch {
         copy = payload;
       }
@@ -867,4 +867,19 @@ export class PluginHost {
     });
     return { view: await this.configView(entry.name), plugin: this.info(entry) };
   }
+}
+
+/**
+ * A deep copy of an event payload for one handler. Payloads are plain data (objects, arrays, strings, numbers,
+ * booleans, null): those are copied by hand, several times faster than structuredClone, which serialises (it ran
+ * once per plugin per upload). Anything else (a Date, a Map, a class instance) goes through structuredClone.
+ */
+export function clonePayload<T>(value: T): T {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map(clonePayload) as T;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return structuredClone(value);
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) out[key] = clonePayload((value as Record<string, unknown>)[key]);
+  return out as T;
 }
