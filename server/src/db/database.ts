@@ -5,6 +5,7 @@ import { DataSource, QueryFailedError, type QueryRunner } from "typeorm";
 import type { AppConfig } from "../config";
 import type { Logger } from "../core/logger";
 import {
+  SQLITE_AUTOCHECKPOINT_PAGES,
   type Dialect,
   type ReplaceOutcome,
   type ReplacePlan,
@@ -25,6 +26,7 @@ import {
   sqliteExecutor,
   sqliteOnlineBackup,
 } from "./dialect";
+import { BackgroundCheckpointer } from "./checkpointer";
 import { copyDatabase } from "./copy";
 import { ALL_ENTITIES } from "./entities";
 import { type LeaderLease, PostgresLeaderLease, alwaysLeader } from "./leader";
@@ -47,6 +49,11 @@ export interface DatabaseOptions {
   databaseUrl?: string;
   /** PostgreSQL: connections in the pool (default 10). */
   poolSize?: number;
+  /**
+   * SQLite: WAL checkpoints in a worker thread instead of inside COMMITs (checkpointer.ts). For the live database of
+   * a running server; scratch databases (restores, copies, tests of the data layer) leave it off.
+   */
+  backgroundCheckpoint?: boolean;
 }
 
 /** The database options of a configuration: DATABASE_URL when set, otherwise the SQLite file in DATA_DIR. */
@@ -57,6 +64,7 @@ export function databaseOptions(config: AppConfig): DatabaseOptions {
     cacheMb: config.sqliteCacheMb,
     databaseUrl: config.databaseUrl,
     poolSize: config.databasePoolSize,
+    backgroundCheckpoint: true,
   };
 }
 
@@ -125,6 +133,8 @@ function queryable(runner: QueryRunner, dialect: Dialect): Queryable {
 export class Database {
   private readonly lock = new Mutex();
   private readonly runner: QueryRunner;
+  /** SQLite, the live database: WAL checkpoints in a worker thread (checkpointer.ts). */
+  private checkpointer: BackgroundCheckpointer | undefined;
   /** SQLite: units of work run on the executor (see dialect.ts); other dialects go through the query runner. */
   private executor: SqliteExecutor | undefined;
   private readonly q: Queryable;
@@ -179,7 +189,19 @@ export class Database {
     await dataSource.initialize();
     const applied = await dataSource.runMigrations({ transaction: "each" });
     if (applied.length > 0) log.info({ migrations: applied.map((m) => m.name) }, "database migrated");
-    return new Database(dataSource, dialect, log);
+    const db = new Database(dataSource, dialect, log);
+    if (options.backgroundCheckpoint) {
+      const conn = db.sqliteConnection();
+      db.checkpointer = BackgroundCheckpointer.start(
+        {
+          file: options.sqliteFile,
+          setAutoCheckpoint: (pages) => void conn.exec(`PRAGMA wal_autocheckpoint = ${pages}`),
+          log,
+        },
+        SQLITE_AUTOCHECKPOINT_PAGES,
+      );
+    }
+    return db;
   }
 
   /**
@@ -419,6 +441,7 @@ export class Database {
   async close(): Promise<void> {
     // Units already asked for are committed first (SIGTERM: in-flight uploads finish).
     while (this.groupCommit.scheduled) await this.groupCommit.scheduled;
+    await this.checkpointer?.stop();
     await this.leader.close();
     await this.lock.run(async () => {
       if (this.dataSource.isInitialized) await this.dataSource.destroy();
