@@ -16,9 +16,10 @@
  * Flags: --quick (50,000 runs over 2,500 jobs, 3 s measurements), --keep-data (keep the temp folder),
  * --data-dir <dir> (use and keep that folder; when it already holds this benchmark's runs they are not loaded again,
  * and the run times are relative to the load's day).
- * The loading runs in this process; the HTTP measurements go to `server/src/main.ts` in a child process (autocannon
- * shares the machine's cores with it, not its event loop). Besides latencies, the table gives the server's CPU time
- * per request, which other work on the machine inflates far less than wall-clock latencies.
+ * The loading runs in this process; the HTTP measurements go to the server in a child process, started as `npm start`
+ * starts it (the compiled dist/ build, see lib/server-command.ts); autocannon shares the machine's cores with it, not
+ * its event loop. Besides latencies, the table gives the server's CPU time per request, which other work on the
+ * machine inflates far less than wall-clock latencies.
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -34,6 +35,7 @@ import { loadConfig } from "../server/src/config";
 import { systemClock } from "../server/src/core/clock";
 import type { Queryable } from "../server/src/db/database";
 import { TokenService } from "../server/src/tokens/token-service";
+import { serverArgs } from "./lib/server-command";
 
 const args = process.argv.slice(2);
 const argv = new Set(args);
@@ -321,7 +323,10 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** `server/src/main.ts` on the loaded data folder, with a minimal environment (nothing from the caller's shell). */
+/**
+ * The server as `npm start` runs it, on the loaded data folder, with a minimal environment (nothing from the caller's
+ * shell).
+ */
 async function startServer(dataDir: string): Promise<ChildServer> {
   const port = await freePort();
   const env: Record<string, string> = {
@@ -335,7 +340,7 @@ async function startServer(dataDir: string): Promise<ChildServer> {
     if (process.env[k] !== undefined) env[k] = process.env[k] as string;
   const logFile = path.join(dataDir, "bench-charts-server.log");
   const out = fs.openSync(logFile, "a");
-  const child = spawn(process.execPath, ["--import", "tsx", "server/src/main.ts"], {
+  const child = spawn(process.execPath, serverArgs(), {
     cwd: path.join(__dirname, ".."),
     env,
     stdio: ["ignore", out, out],

@@ -2,8 +2,10 @@
  * `npm run bench` — ingestion and read-path figures for duplistatus (a command that prints numbers, not a test).
  *
  *   1. bare Koa + koa-body JSON echo server: req/s at concurrency 16 for the realistic report body (the ceiling);
- *   2. the real server (child process): ≥ 20,000 distinct realistic uploads at concurrency 16 → uploads/s, latency,
- *      non-2xx, and ingestion as a percentage of the echo;
+ *   2. the real server (child process, started as `npm start` starts it: the compiled dist/ build with the `start`
+ *      script's node flags, built first by the `prestart` script when stale; see lib/server-command.ts):
+ *      ≥ 20,000 distinct realistic uploads at concurrency 16 → uploads/s, latency, non-2xx, and ingestion as a
+ *      percentage of the echo (which is compiled and started with the same flags too);
  *   3. a bulk load of 1,000,000 runs over 10,000 jobs (2,500 servers × 4 jobs × 100 daily runs, ending now) through
  *      IngestService.ingestBatch, in a loader process of its own; a small database of the same 10,000 jobs with one
  *      run each is loaded the same way for comparison;
@@ -27,6 +29,7 @@ import autocannon from "autocannon";
 import type { LoadArgs, LoadResult, PlanStatement } from "./load-runs";
 import { cpuWindow } from "./lib/cpu";
 import { REPO_ROOT, UploadBodyTemplate, loadFixture, recentBase, serverId } from "./lib/reports";
+import { compiledHelperArgs, serverArgs } from "./lib/server-command";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Settings
@@ -110,16 +113,11 @@ const BASE_ENV: Record<string, string> = Object.fromEntries(
   ),
 );
 
-function nodeChild(
-  name: string,
-  script: string,
-  args: string[],
-  env: Record<string, string>,
-  stdio: "log" | "inherit",
-) {
+/** A node child process; `nodeArgs` are node's arguments (flags, script, script arguments). */
+function nodeChild(name: string, nodeArgs: string[], env: Record<string, string>, stdio: "log" | "inherit") {
   const logFile = path.join(tmpRoot, `${name}.log`);
   const out = stdio === "log" ? fs.openSync(logFile, "a") : "inherit";
-  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+  const child = spawn(process.execPath, nodeArgs, {
     cwd: REPO_ROOT,
     env: { ...BASE_ENV, ...env },
     stdio: ["ignore", out, out],
@@ -151,22 +149,21 @@ interface RunningServer {
   url: string;
   pid: number;
   logFile: string;
-  /** Memory once ready, before any load: start-up alone (module loading, tsx, first-start bootstrap). */
+  /** Memory once ready, before any load: start-up alone (module loading, first-start bootstrap). */
   startMemory: Memory;
   stop(): Promise<void>;
 }
 
 async function startHttpChild(
   name: string,
-  script: string,
+  nodeArgs: string[],
   env: Record<string, string>,
   readyPath: string,
 ): Promise<RunningServer> {
   const port = await freePort();
   const { child, exited, logFile } = nodeChild(
     name,
-    script,
-    [],
+    nodeArgs,
     { ...env, PORT: String(port), HOST: "127.0.0.1" },
     "log",
   );
@@ -336,7 +333,14 @@ const problems: string[] = [];
 
 async function stepEcho(body: string): Promise<Figures> {
   log(`\n[1] bare Koa JSON echo — ${body.length} B body, c=${CONNECTIONS}, ${S.echoWarmupS} s warm-up + ${S.echoS} s`);
-  const echo = await startHttpChild("echo", "bench/echo-server.ts", { NODE_ENV: "production" }, "/");
+  // Fair comparison: the echo is compiled JavaScript too (same compiler options as the server) and runs with the
+  // node flags of the `start` script, like the server it is compared with.
+  const echo = await startHttpChild(
+    "echo",
+    compiledHelperArgs("bench/echo-server.ts"),
+    { NODE_ENV: "production" },
+    "/",
+  );
   try {
     const opts = {
       url: `${echo.url}/api/upload`,
@@ -368,7 +372,7 @@ async function stepIngest(
   log(
     `\n[2] real server: ${S.uploadWarmup.toLocaleString("en")} warm-up + ${S.uploads.toLocaleString("en")} measured distinct uploads, c=${CONNECTIONS}, ${S.uploadServers} servers × ${S.uploadJobs} jobs`,
   );
-  const server = await startHttpChild("ingest-server", "server/src/main.ts", serverEnv(dataDir), "/api/health");
+  const server = await startHttpChild("ingest-server", serverArgs(), serverEnv(dataDir), "/api/health");
   try {
     let next = 0; // global report counter: every request body is a different (server, job, begin time)
     const uploadOpts = (amount: number): autocannon.Options => ({
@@ -412,7 +416,12 @@ async function stepIngest(
 
 async function runLoader(args: Omit<LoadArgs, "out">): Promise<LoadResult> {
   const out = path.join(tmpRoot, `load-${args.fromRun}-${args.toRun}.json`);
-  const { exited } = nodeChild("loader", "bench/load-runs.ts", [JSON.stringify({ ...args, out })], {}, "inherit");
+  const { exited } = nodeChild(
+    "loader",
+    ["--import", "tsx", "bench/load-runs.ts", JSON.stringify({ ...args, out })],
+    {},
+    "inherit",
+  );
   const code = await exited;
   if (code !== 0) throw new Error(`loader exited with ${code}`);
   return JSON.parse(fs.readFileSync(out, "utf8")) as LoadResult;
@@ -428,7 +437,7 @@ interface ReadFigures {
 
 async function stepReads(label: string, dataDir: string, servers: number): Promise<ReadFigures> {
   log(`\n[4] reads on the ${label} database: c=${CONNECTIONS} and c=1, ${S.readS} s each`);
-  const server = await startHttpChild(`read-server-${label}`, "server/src/main.ts", serverEnv(dataDir), "/api/health");
+  const server = await startHttpChild(`read-server-${label}`, serverArgs(), serverEnv(dataDir), "/api/health");
   try {
     const summary = (await (await fetch(`${server.url}/api/summary`)).json()) as {
       totalBackupsRuns: number;
@@ -523,6 +532,8 @@ async function main(): Promise<void> {
   );
   const fixtureBody = JSON.stringify(loadFixture());
   const template = new UploadBodyTemplate();
+  const serverCommand = ["node", ...serverArgs()]; // builds dist/ first when stale (the `prestart` script)
+  log(`server command (as \`npm start\`): ${serverCommand.join(" ")}`);
 
   // 1 + 2
   const echo = await stepEcho(fixtureBody);
@@ -701,6 +712,7 @@ async function main(): Promise<void> {
       loadAverageAtStart: loadAtStart,
       loadAverageAtEnd: os.loadavg(),
     },
+    serverCommand,
     totalSeconds,
     echo,
     ingest: {

@@ -7,6 +7,7 @@
  *      evenly over the instances: uploads/s, p50/p99 latency, non-2xx;
  *   2. GET /api/summary and GET /api/lastbackups/:id on the database just filled, at a total concurrency of 16;
  *   3. the CPU each server process and PostgreSQL used (in cores).
+ * The servers run as `npm start` runs them (the compiled dist/ build, see lib/server-command.ts).
  * Then a side-by-side table, also written to bench/results/postgres.json.
  *
  * PostgreSQL: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) names a server where the
@@ -23,6 +24,7 @@ import autocannon from "autocannon";
 import { Client } from "pg";
 import { cpuWindow } from "./lib/cpu";
 import { REPO_ROOT, UploadBodyTemplate, recentBase, serverId } from "./lib/reports";
+import { serverArgs } from "./lib/server-command";
 
 const QUICK = process.argv.includes("--quick");
 const S = QUICK
@@ -102,7 +104,7 @@ async function startServer(name: string, env: Record<string, string>): Promise<I
   const port = await freePort();
   const logFile = path.join(tmpRoot, `${name}.log`);
   const out = fs.openSync(logFile, "a");
-  const child = spawn(process.execPath, ["--import", "tsx", "server/src/main.ts"], {
+  const child = spawn(process.execPath, serverArgs(), {
     cwd: REPO_ROOT,
     env: {
       PATH: process.env.PATH ?? "",

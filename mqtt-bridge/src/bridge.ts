@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { type IClientOptions, type IPublishPacket, type MqttClient, connect } from "mqtt";
+import type { IClientOptions, IPublishPacket, MqttClient } from "mqtt";
 import type { PluginLogger, PluginServices } from "../../server/src/plugins/api";
 import type { MqttBridgeConfig } from "./config";
 import {
@@ -14,6 +14,15 @@ import {
 } from "./discovery";
 import { type EventPayload, type JobStatePayload, jobState, serverState, summaryState } from "./payloads";
 import { Topics } from "./topics";
+
+/**
+ * mqtt (with its streams and packet codec, about 12 MB resident) is loaded when a bridge first connects, not when
+ * the server starts: most installations never enable the bridge.
+ */
+function loadMqtt(): typeof import("mqtt") {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("mqtt") as typeof import("mqtt");
+}
 
 /**
  * The read services the bridge uses: a subset of the public plugin API's PluginServices (the Duplicati UI address
@@ -121,7 +130,7 @@ export class MqttBridge {
       },
       "MQTT bridge connecting",
     );
-    const client = connect(config.url, options);
+    const client = loadMqtt().connect(config.url, options);
     this.client = client;
     client.on("connect", () => this.onConnect());
     client.on("reconnect", () => {

@@ -17,6 +17,8 @@ export async function bootstrapAdmin(ctx: AppContext): Promise<void> {
     if (problems.length > 0)
       throw new Error(`ADMIN_PASSWORD does not meet the password policy: ${problems.join("; ")}`);
   }
+  // Every later start: no hashing (argon2 takes 19 MiB and tens of milliseconds), no native module loaded.
+  if ((await ctx.db.read(countUsers)) > 0) return;
   const password = given ?? generatePassword(Math.max(20, policy.minLength));
   const passwordHash = await hashPassword(password);
   const created = await ctx.db.write(async (q) => {

@@ -1,5 +1,3 @@
-import { hash, verify } from "@node-rs/argon2";
-
 /**
  * Password hashing with argon2id (OWASP parameters: 19 MiB, 2 passes). @node-rs/argon2 ships prebuilt binaries in
  * the npm package, so nothing is compiled at install time, and hashing runs off the event loop.
@@ -11,11 +9,17 @@ const OPTIONS = {
   parallelism: 1,
 } as const;
 
-export const hashPassword = (plain: string): Promise<string> => hash(plain, OPTIONS);
+/** The native argon2 binding is loaded at the first hash or verification (a login), not when the server starts. */
+function argon2(): typeof import("@node-rs/argon2") {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("@node-rs/argon2") as typeof import("@node-rs/argon2");
+}
+
+export const hashPassword = (plain: string): Promise<string> => argon2().hash(plain, OPTIONS);
 
 export async function verifyPassword(stored: string, plain: string): Promise<boolean> {
   try {
-    return await verify(stored, plain);
+    return await argon2().verify(stored, plain);
   } catch {
     return false;
   }

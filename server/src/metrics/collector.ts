@@ -12,8 +12,6 @@ import type { JobRunCounts, JobStateView, PluginServices } from "../plugins/api"
  * the last scrape simply disappear); prom-client writes the text format: HELP/TYPE lines, label escaping.
  */
 
-export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
-
 /** Labels of every per-job series. Per-run ids are never labels (they would make a new series per run). */
 const JOB_LABELS = ["server_id", "server_name", "backup_name"] as const;
 type JobLabels = Record<(typeof JOB_LABELS)[number], string>;

@@ -1,6 +1,18 @@
 import { z } from "zod";
 import { type PluginDefinition, type PluginEndpoint, definePlugin } from "../plugins/api";
-import { MetricsCollector, PROMETHEUS_CONTENT_TYPE } from "./collector";
+import type { MetricsCollector } from "./collector";
+
+/** Prometheus text format 0.0.4 (prom-client's Registry.PROMETHEUS_CONTENT_TYPE; test/api/metrics.spec.ts pins it). */
+export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/**
+ * The collector and prom-client (with @opentelemetry/api, about 12 MB resident) are loaded at the first scrape, or at
+ * start when the process metrics are on (they accumulate from then): a server nobody scrapes never loads them.
+ */
+function loadCollector(): typeof import("./collector") {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("./collector") as typeof import("./collector");
+}
 
 export const MetricsPluginConfigSchema = z.object({
   /** Add prom-client's default process and Node.js metrics (METRICS_PROCESS). */
@@ -34,13 +46,16 @@ export function createMetricsPlugin(options: {
       },
     ],
     start(ctx) {
-      const collector = new MetricsCollector({
-        jobs: ctx.services.jobs,
-        summary: () => ctx.services.summary(),
-        version: ctx.host.version,
-        processMetrics: ctx.config.processMetrics,
-      });
-      ctx.serve("/metrics", async () => ({ body: await collector.render() }));
+      let collector: MetricsCollector | undefined;
+      const getCollector = (): MetricsCollector =>
+        (collector ??= new (loadCollector().MetricsCollector)({
+          jobs: ctx.services.jobs,
+          summary: () => ctx.services.summary(),
+          version: ctx.host.version,
+          processMetrics: ctx.config.processMetrics,
+        }));
+      if (ctx.config.processMetrics) getCollector();
+      ctx.serve("/metrics", async () => ({ body: await getCollector().render() }));
     },
   });
 }

@@ -1,4 +1,4 @@
-import nodemailer, { type SMTPTransportOptions } from "nodemailer";
+import type { SMTPTransportOptions } from "nodemailer";
 import type { SmtpConfig } from "./notification-config";
 
 /**
@@ -13,6 +13,12 @@ import type { SmtpConfig } from "./notification-config";
  */
 
 export const SMTP_TIMEOUT_MS = 20_000;
+
+/** nodemailer (about 12 MB resident) is loaded when the first message is sent, not when the server starts. */
+function loadNodemailer(): typeof import("nodemailer") {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("nodemailer") as typeof import("nodemailer");
+}
 
 export interface EmailMessage {
   /** One address or a comma-separated list. */
@@ -122,7 +128,7 @@ export async function sendEmail(
 ): Promise<{ messageId: string }> {
   const from = fromOf(cfg);
   if (!msg.to.includes("@")) throw new EmailError("No recipient address", "EENVELOPE");
-  const transporter = nodemailer.createTransport(transportOptions(cfg, options.timeoutMs));
+  const transporter = loadNodemailer().createTransport(transportOptions(cfg, options.timeoutMs));
   try {
     const info = await transporter.sendMail({
       from,
