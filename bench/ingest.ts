@@ -317,6 +317,14 @@ async function cannon(label: string, serverPid: number, options: autocannon.Opti
   };
 }
 
+/**
+ * The server's CPU time per answered request, in µs: less sensitive to other load on the machine than req/s (the
+ * load generator shares the cores), so the echo and the upload compare by it too.
+ */
+function cpuPerRequestUs(f: Figures): number {
+  return f.ok > 0 ? (f.cpu.server * f.seconds * 1e6) / f.ok : NaN;
+}
+
 function describe(f: Figures): string {
   const bad =
     f.non2xx + f.errors + f.timeouts > 0 ? `  non-2xx ${f.non2xx} errors ${f.errors} timeouts ${f.timeouts}` : "";
@@ -657,6 +665,13 @@ async function main(): Promise<void> {
       `≥${TARGETS.ingestPctOfEcho}% ${mark(pct >= TARGETS.ingestPctOfEcho)}`,
     ],
     [
+      `  server CPU per request: echo / upload`,
+      `${fmt(cpuPerRequestUs(echo), 0)} / ${fmt(cpuPerRequestUs(ing.ingest), 0)} µs`,
+      "",
+      "",
+      `(${fmt((cpuPerRequestUs(echo) / cpuPerRequestUs(ing.ingest)) * 100, 1)} %)`,
+    ],
+    [
       `  non-2xx / errors`,
       `${ing.ingest.non2xx + ing.warmup.non2xx} / ${ing.ingest.errors + ing.warmup.errors}`,
       "",
@@ -718,6 +733,8 @@ async function main(): Promise<void> {
     ingest: {
       ...ing.ingest,
       pctOfEcho: pct,
+      cpuPerUploadUs: cpuPerRequestUs(ing.ingest),
+      echoCpuPerRequestUs: cpuPerRequestUs(echo),
       warmup: ing.warmup,
       runsStored: ing.runsStored,
       memory: ing.memory,
