@@ -9,6 +9,20 @@
 // of the same log line, and fall back to a configured IANA zone (or the process zone) without one.
 
 import { daysInMonth, digitsValue, isoString, utcEpochMs } from "./dates";
+import {
+  CHAR_0,
+  CHAR_9,
+  CHAR_COLON,
+  CHAR_DASH,
+  CHAR_DOT,
+  CHAR_PLUS,
+  CHAR_SLASH,
+  CHAR_SPACE,
+  CHAR_T,
+  MS_PER_DAY,
+  MS_PER_MINUTE,
+  digitsAt,
+} from "./text-scan";
 
 const CONSIDER_MARKER = "Backups to consider:";
 const DELETE_MARKER = "All backups to delete:";
@@ -17,23 +31,10 @@ const MARKERS_SHARED = "kups to ";
 
 const MIN_YEAR = 1900;
 const MAX_YEAR = 2100;
-const MS_PER_MINUTE = 60_000;
-const MS_PER_DAY = 86_400_000;
 const MAX_OFFSET_MINUTES = 14 * 60;
 
 /** Length of `dd/MM/yyyy HH:mm:ss` and `yyyy-MM-dd HH:mm:ss`, see parseFixedWidthStamp. */
 const FIXED_WIDTH = 19;
-
-// Character codes read by the fixed-width fast paths.
-const CHAR_0 = 0x30;
-const CHAR_9 = 0x39;
-const CHAR_SPACE = 0x20;
-const CHAR_DASH = 0x2d;
-const CHAR_DOT = 0x2e;
-const CHAR_SLASH = 0x2f;
-const CHAR_COLON = 0x3a;
-const CHAR_PLUS = 0x2b;
-const CHAR_T = 0x54;
 
 /**
  * A list found after one of the markers, `text` from `start` to `end`, with the UTC offset of the
@@ -134,7 +135,7 @@ function plainPrefixOffsetMinutes(line: string): number | null | undefined {
   if ((sign !== CHAR_PLUS && sign !== CHAR_DASH) || line.charCodeAt(19) !== CHAR_SPACE) return undefined;
   const after = line.charCodeAt(23);
   if ((after >= CHAR_0 && after <= CHAR_9) || after === CHAR_COLON) return undefined;
-  const hours = twoDigitsAt(line, 21);
+  const hours = digitsAt(line, 21, 2);
   if (hours < 0 || !isPlainDateTimeAt(line, 0)) return undefined;
   const total = hours * 60;
   if (total > MAX_OFFSET_MINUTES) return null;
@@ -145,17 +146,17 @@ function plainPrefixOffsetMinutes(line: string): number | null | undefined {
 function isPlainDateTimeAt(text: string, at: number): boolean {
   const separator = text.charCodeAt(at + 10);
   return (
-    fourDigitsAt(text, at) >= 0 &&
+    digitsAt(text, at, 4) >= 0 &&
     text.charCodeAt(at + 4) === CHAR_DASH &&
-    twoDigitsAt(text, at + 5) >= 0 &&
+    digitsAt(text, at + 5, 2) >= 0 &&
     text.charCodeAt(at + 7) === CHAR_DASH &&
-    twoDigitsAt(text, at + 8) >= 0 &&
+    digitsAt(text, at + 8, 2) >= 0 &&
     (separator === CHAR_SPACE || separator === CHAR_T) &&
-    twoDigitsAt(text, at + 11) >= 0 &&
+    digitsAt(text, at + 11, 2) >= 0 &&
     text.charCodeAt(at + 13) === CHAR_COLON &&
-    twoDigitsAt(text, at + 14) >= 0 &&
+    digitsAt(text, at + 14, 2) >= 0 &&
     text.charCodeAt(at + 16) === CHAR_COLON &&
-    twoDigitsAt(text, at + 17) >= 0
+    digitsAt(text, at + 17, 2) >= 0
   );
 }
 
@@ -308,24 +309,24 @@ function parseFixedWidthStamp(text: string, at: number): RawStamp | undefined {
   if (text.charCodeAt(at + 10) !== CHAR_SPACE) return undefined;
   const ts = text.charCodeAt(at + 13);
   if ((ts !== CHAR_COLON && ts !== CHAR_DOT) || text.charCodeAt(at + 16) !== ts) return undefined;
-  const hour = twoDigitsAt(text, at + 11);
-  const minute = twoDigitsAt(text, at + 14);
-  const secondOfMinute = twoDigitsAt(text, at + 17);
+  const hour = digitsAt(text, at + 11, 2);
+  const minute = digitsAt(text, at + 14, 2);
+  const secondOfMinute = digitsAt(text, at + 17, 2);
   if (hour < 0 || minute < 0 || secondOfMinute < 0) return undefined;
 
   const ymdSeparator = text.charCodeAt(at + 4);
   if (isDateSeparator(ymdSeparator) && text.charCodeAt(at + 7) === ymdSeparator) {
-    const year = fourDigitsAt(text, at);
-    const first = twoDigitsAt(text, at + 5);
-    const second = twoDigitsAt(text, at + 8);
+    const year = digitsAt(text, at, 4);
+    const first = digitsAt(text, at + 5, 2);
+    const second = digitsAt(text, at + 8, 2);
     if (year < 0 || first < 0 || second < 0) return undefined;
     return { year, first, second, order: "ymd", hasMeridiem: false, hour, minute, secondOfMinute };
   }
   const dmySeparator = text.charCodeAt(at + 2);
   if (isDateSeparator(dmySeparator) && text.charCodeAt(at + 5) === dmySeparator) {
-    const first = twoDigitsAt(text, at);
-    const second = twoDigitsAt(text, at + 3);
-    const year = fourDigitsAt(text, at + 6);
+    const first = digitsAt(text, at, 2);
+    const second = digitsAt(text, at + 3, 2);
+    const year = digitsAt(text, at + 6, 4);
     if (year < 0 || first < 0 || second < 0) return undefined;
     const order = dmySeparator === CHAR_SLASH ? "slash" : "dmy";
     return { year, first, second, order, hasMeridiem: false, hour, minute, secondOfMinute };
@@ -335,24 +336,6 @@ function parseFixedWidthStamp(text: string, at: number): RawStamp | undefined {
 
 function isDateSeparator(code: number): boolean {
   return code === CHAR_DASH || code === CHAR_DOT || code === CHAR_SLASH;
-}
-
-/** Value of the digit at `at` of `text`, or -1 when it is not an ASCII digit. */
-function digitAt(text: string, at: number): number {
-  const code = text.charCodeAt(at);
-  return code >= CHAR_0 && code <= CHAR_9 ? code - CHAR_0 : -1;
-}
-
-function twoDigitsAt(text: string, at: number): number {
-  const tens = digitAt(text, at);
-  const units = digitAt(text, at + 1);
-  return tens < 0 || units < 0 ? -1 : tens * 10 + units;
-}
-
-function fourDigitsAt(text: string, at: number): number {
-  const high = twoDigitsAt(text, at);
-  const low = twoDigitsAt(text, at + 2);
-  return high < 0 || low < 0 ? -1 : high * 100 + low;
 }
 
 function toTwentyFourHour(hour: number, designator: string | undefined): number | null {

@@ -1,3 +1,17 @@
+import {
+  CHAR_0,
+  CHAR_COLON,
+  CHAR_DASH,
+  CHAR_DOT,
+  CHAR_T,
+  CHAR_Z,
+  MS_PER_DAY,
+  MS_PER_HOUR,
+  MS_PER_MINUTE,
+  MS_PER_SECOND,
+  digitsAt,
+} from "./text-scan";
+
 /**
  * Dates as Duplicati writes them: ISO 8601 with up to 7 fractional digits (.NET ticks), with `Z`, an offset, or no
  * zone at all (`0001-01-01T00:00:00` for "never"). A missing zone is read as UTC, which is what Duplicati means by
@@ -8,14 +22,6 @@ const ISO_LIKE =
 
 /** Largest time value a Date can hold (ECMAScript's TimeClip), in either direction. */
 const MAX_DATE_MS = 8.64e15;
-
-// Character codes of the ISO 8601 text.
-const ZERO = 0x30;
-const DASH = 0x2d;
-const COLON = 0x3a;
-const DOT = 0x2e;
-const LETTER_T = 0x54;
-const LETTER_Z = 0x5a;
 
 /**
  * parseReportDate as epoch milliseconds, without the Date object (the ingest hot path only needs the number and
@@ -78,10 +84,11 @@ function epochOrNull(
  */
 function isPlainUtcTimestamp(text: string): boolean {
   const length = text.length;
-  if (length < 20 || text.charCodeAt(length - 1) !== LETTER_Z) return false;
-  if (text.charCodeAt(4) !== DASH || text.charCodeAt(7) !== DASH || text.charCodeAt(10) !== LETTER_T) return false;
-  if (text.charCodeAt(13) !== COLON || text.charCodeAt(16) !== COLON) return false;
-  if (length > 20 && (length === 21 || text.charCodeAt(19) !== DOT || digitsAt(text, 20, length - 21) < 0)) {
+  if (length < 20 || text.charCodeAt(length - 1) !== CHAR_Z) return false;
+  if (text.charCodeAt(4) !== CHAR_DASH || text.charCodeAt(7) !== CHAR_DASH || text.charCodeAt(10) !== CHAR_T)
+    return false;
+  if (text.charCodeAt(13) !== CHAR_COLON || text.charCodeAt(16) !== CHAR_COLON) return false;
+  if (length > 20 && (length === 21 || text.charCodeAt(19) !== CHAR_DOT || digitsAt(text, 20, length - 21) < 0)) {
     return false;
   }
   return (
@@ -92,17 +99,6 @@ function isPlainUtcTimestamp(text: string): boolean {
     digitsAt(text, 14, 2) >= 0 &&
     digitsAt(text, 17, 2) >= 0
   );
-}
-
-/** Value of the `count` ASCII digits of `text` from `at`, or -1 when one of them is not a digit. */
-function digitsAt(text: string, at: number, count: number): number {
-  let value = 0;
-  for (let i = at; i < at + count; i++) {
-    const code = text.charCodeAt(i);
-    if (code < ZERO || code > ZERO + 9) return -1;
-    value = value * 10 + (code - ZERO);
-  }
-  return value;
 }
 
 /** Milliseconds of a fraction of a second given by its digits, rounded down: floor(Number(`0.${digits}`) * 1000). */
@@ -132,10 +128,6 @@ export function toIsoOrNull(value: unknown): string | null {
 // calendar, year 0 included. It lives in this module, next to its main user, because calls across modules cost
 // extra: under tsx an imported function is read through getters on every call.
 
-const MS_PER_SECOND = 1000;
-const MS_PER_MINUTE = 60_000;
-const MS_PER_HOUR = 3_600_000;
-const MS_PER_DAY = 86_400_000;
 /** Days from 0000-03-01 (the start of a 400-year era as counted below) to 1970-01-01. */
 const DAYS_0000_03_01_TO_EPOCH = 719_468;
 const DAYS_PER_ERA = 146_097;
@@ -219,30 +211,30 @@ export function isoString(epochMs: number): string {
   // One flat string from character codes: concatenating the thirteen pieces would build a tree of cons strings
   // that has to be flattened again as soon as the text is used.
   return String.fromCharCode(
-    ZERO + Math.floor(year / 1000),
-    ZERO + (Math.floor(year / 100) % 10),
-    ZERO + (Math.floor(year / 10) % 10),
-    ZERO + (year % 10),
-    DASH,
-    ZERO + Math.floor(month / 10),
-    ZERO + (month % 10),
-    DASH,
-    ZERO + Math.floor(day / 10),
-    ZERO + (day % 10),
-    LETTER_T,
-    ZERO + Math.floor(hour / 10),
-    ZERO + (hour % 10),
-    COLON,
-    ZERO + Math.floor(minute / 10),
-    ZERO + (minute % 10),
-    COLON,
-    ZERO + Math.floor(second / 10),
-    ZERO + (second % 10),
-    DOT,
-    ZERO + Math.floor(ms / 100),
-    ZERO + (Math.floor(ms / 10) % 10),
-    ZERO + (ms % 10),
-    LETTER_Z,
+    CHAR_0 + Math.floor(year / 1000),
+    CHAR_0 + (Math.floor(year / 100) % 10),
+    CHAR_0 + (Math.floor(year / 10) % 10),
+    CHAR_0 + (year % 10),
+    CHAR_DASH,
+    CHAR_0 + Math.floor(month / 10),
+    CHAR_0 + (month % 10),
+    CHAR_DASH,
+    CHAR_0 + Math.floor(day / 10),
+    CHAR_0 + (day % 10),
+    CHAR_T,
+    CHAR_0 + Math.floor(hour / 10),
+    CHAR_0 + (hour % 10),
+    CHAR_COLON,
+    CHAR_0 + Math.floor(minute / 10),
+    CHAR_0 + (minute % 10),
+    CHAR_COLON,
+    CHAR_0 + Math.floor(second / 10),
+    CHAR_0 + (second % 10),
+    CHAR_DOT,
+    CHAR_0 + Math.floor(ms / 100),
+    CHAR_0 + (Math.floor(ms / 10) % 10),
+    CHAR_0 + (ms % 10),
+    CHAR_Z,
   );
 }
 
