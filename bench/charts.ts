@@ -24,7 +24,6 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
@@ -36,6 +35,7 @@ import { systemClock } from "../server/src/core/clock";
 import type { Queryable } from "../server/src/db/database";
 import { TokenService } from "../server/src/tokens/token-service";
 import { serverArgs } from "./lib/server-command";
+import { freePort } from "./lib/free-port";
 
 const args = process.argv.slice(2);
 const argv = new Set(args);
@@ -310,17 +310,6 @@ function cpuMsOf(pid: number): number {
   } catch {
     return NaN;
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /**

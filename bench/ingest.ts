@@ -22,7 +22,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
@@ -30,6 +29,7 @@ import type { LoadArgs, LoadResult, PlanStatement } from "./load-runs";
 import { cpuWindow } from "./lib/cpu";
 import { REPO_ROOT, UploadBodyTemplate, loadFixture, recentBase, serverId } from "./lib/reports";
 import { compiledHelperArgs, serverArgs } from "./lib/server-command";
+import { freePort } from "./lib/free-port";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Settings
@@ -131,17 +131,6 @@ function nodeChild(name: string, nodeArgs: string[], env: Record<string, string>
     });
   });
   return { child, exited, logFile };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 interface RunningServer {

@@ -17,7 +17,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
@@ -25,6 +24,7 @@ import { Client } from "pg";
 import { cpuWindow } from "./lib/cpu";
 import { REPO_ROOT, UploadBodyTemplate, recentBase, serverId } from "./lib/reports";
 import { serverArgs } from "./lib/server-command";
+import { freePort } from "./lib/free-port";
 
 const QUICK = process.argv.includes("--quick");
 const S = QUICK
@@ -81,17 +81,6 @@ async function dropAll(): Promise<void> {
 async function backendPids(database: string): Promise<number[]> {
   const rows = await admin((c) => c.query(`SELECT pid FROM pg_stat_activity WHERE datname = $1`, [database]));
   return rows.rows.map((r: { pid: number }) => r.pid);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 interface Instance {

@@ -16,6 +16,7 @@ import { ConfigError, loadConfig } from "../config";
 import { systemClock } from "../core/clock";
 import { createLogger } from "../core/logger";
 import { Database, databaseOptions } from "../db/database";
+import { runCli } from "./run-cli";
 
 const USAGE = "usage: npm run admin:reset -- <username> <new password>";
 
@@ -71,12 +72,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(`admin:reset: failed: ${err instanceof Error ? err.message : String(err)}`);
-    process.exitCode = 1;
-  },
-);
+runCli("admin:reset", main);

@@ -21,6 +21,7 @@ import { Database, databaseOptions } from "../db/database";
 import { DuplistatusImportService, type ImportSummary } from "../importer/import-service";
 import { ImportRefusedError } from "../importer/original-db";
 import { InvalidKeyError, parseOriginalKey } from "../importer/original-secrets";
+import { runCli } from "./run-cli";
 
 const NAME = "import:duplistatus";
 const USAGE = `usage: npm run ${NAME} -- <path to backups.db> [--key <path to .duplistatus.key>] [--data-dir <dir>]`;
@@ -174,12 +175,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(`${NAME}: failed: ${err instanceof Error ? err.message : String(err)}`);
-    process.exitCode = 1;
-  },
-);
+runCli(NAME, main);

@@ -8,7 +8,7 @@ import { parseWeekdays } from "../core/job-state";
 import type { Database } from "../db/database";
 import type { ServerRow } from "../db/entities";
 import { computeNextExpected } from "../monitoring/schedule";
-import { ensureJobRow } from "../monitoring/settings-store";
+import { ensureJobRow, setNextExpected } from "../monitoring/settings-store";
 import { recomputeJob } from "../store/maintenance-store";
 import { listServerFlags, listServerJobs } from "../dashboard/dashboard-store";
 import {
@@ -22,7 +22,6 @@ import {
   moveServerData,
   runDateSpan,
   setMergedFields,
-  setNextExpectedAt,
   updateServerFields,
 } from "./server-admin-store";
 import { checkServerUrl } from "./url";
@@ -304,7 +303,7 @@ export class ServerAdminService {
         const after = await getMergeJob(q, target.id, name);
         if (!after?.latest_date) continue;
         if (after.latest_date !== before?.latest_date || after.next_expected_at === null) {
-          await setNextExpectedAt(q, target.id, name, this.nextExpected(after));
+          await setNextExpected(q, target.id, name, this.nextExpected(after));
         }
         normalized += await alignBackupIds(q, target.id, name, after.backup_id);
       }

@@ -220,16 +220,3 @@ export async function setMergedFields(
     [fields.server_url, fields.alias, fields.note, fields.server_password, now, id],
   );
 }
-
-export async function setNextExpectedAt(
-  q: Queryable,
-  serverId: string,
-  backupName: string,
-  next: string | null,
-): Promise<void> {
-  await q.run(`UPDATE jobs SET next_expected_at = ? WHERE server_id = ? AND backup_name = ?`, [
-    next,
-    serverId,
-    backupName,
-  ]);
-}
