@@ -67,6 +67,8 @@ export async function createDuplistatus(config: AppConfig, options: CreateOption
   const db = await Database.open(databaseOptions(config), log);
   const events = new EventBus(log);
   const ingest = new IngestService({ db, events, clock, timeZone: config.timeZone });
+  // The live database: uploads are stored on a thread of their own (ingest-writer.ts), not on the event loop.
+  ingest.startWriterThread(log);
   const reporting = new ReportingService({ db, clock, log });
   const health = new HealthService({ db, clock, isDevelopment: config.isDevelopment });
   const monitoring = new MonitoringSettingsService({ db, clock });
@@ -184,6 +186,7 @@ export async function createDuplistatus(config: AppConfig, options: CreateOption
         ]);
         clearTimeout(idleTimer);
         for (const module of [...CORE_MODULES].reverse()) await module.stop?.(context);
+        await ingest.stopWriterThread();
         await db.close();
         log.info("duplistatus stopped");
       })();

@@ -42,6 +42,24 @@ export function redactDetails(value: unknown): unknown {
 const INSERT_SQL = `INSERT INTO audit_log (timestamp, user_id, username, action, category, target_type, target_id, details, ip_address, user_agent, status, error_message)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
+/** Inserts one entry in the caller's transaction (`timestamp`: ISO). Details are redacted here, whoever calls. */
+export async function insertAuditEntry(q: Queryable, timestamp: string, entry: AuditEntry): Promise<void> {
+  await q.run(INSERT_SQL, [
+    timestamp,
+    entry.userId ?? null,
+    entry.username ?? null,
+    entry.action,
+    entry.category,
+    entry.targetType ?? null,
+    entry.targetId ?? null,
+    entry.details ? JSON.stringify(redactDetails(entry.details)) : null,
+    entry.ipAddress ?? null,
+    entry.userAgent ? entry.userAgent.slice(0, 500) : null,
+    entry.status ?? "success",
+    entry.errorMessage ?? null,
+  ]);
+}
+
 /**
  * Writes audit entries. `record` runs in its own small transaction and never throws (an audit failure is logged,
  * it does not fail the action); `recordIn` joins the caller's transaction when the entry must commit with the change.
@@ -57,20 +75,7 @@ export class AuditService {
     }
   }
 
-  async recordIn(q: Queryable, entry: AuditEntry): Promise<void> {
-    await q.run(INSERT_SQL, [
-      this.deps.clock.now().toISOString(),
-      entry.userId ?? null,
-      entry.username ?? null,
-      entry.action,
-      entry.category,
-      entry.targetType ?? null,
-      entry.targetId ?? null,
-      entry.details ? JSON.stringify(redactDetails(entry.details)) : null,
-      entry.ipAddress ?? null,
-      entry.userAgent ? entry.userAgent.slice(0, 500) : null,
-      entry.status ?? "success",
-      entry.errorMessage ?? null,
-    ]);
+  recordIn(q: Queryable, entry: AuditEntry): Promise<void> {
+    return insertAuditEntry(q, this.deps.clock.now().toISOString(), entry);
   }
 }

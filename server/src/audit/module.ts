@@ -5,7 +5,6 @@ import { AuditRetentionJob } from "./retention-job";
 
 interface Running {
   job: AuditRetentionJob;
-  unsubscribe: () => void;
 }
 
 /**
@@ -14,26 +13,10 @@ interface Running {
  */
 const running = new Map<AppContext, Running>();
 
-/** Uploads are audited as a summary (ids, status, size), never the report or its log text. */
-function auditUploads(ctx: AppContext): () => void {
-  return ctx.events.on("backupReceived", async ({ server, job, run }) => {
-    await ctx.audit.record({
-      action: "backup_upload",
-      category: "backup",
-      targetType: "backup",
-      targetId: run.id,
-      details: {
-        serverId: server.id,
-        backupName: job.backupName,
-        runId: run.id,
-        status: run.status,
-        uploadedSize: run.uploaded_size,
-      },
-    });
-  });
-}
-
-/** The audit log's endpoints, its daily retention job and the upload audit subscription. */
+/**
+ * The audit log's endpoints and its daily retention job. Uploads are audited in their own transaction
+ * (ingest/store-report.ts), not here.
+ */
 export const auditModule: CoreModule = {
   name: "audit",
   routes: (ctx) => auditRoutes(ctx, new AuditLogService(ctx)),
@@ -41,13 +24,12 @@ export const auditModule: CoreModule = {
     if (running.has(ctx)) return;
     const job = new AuditRetentionJob(ctx);
     job.start();
-    running.set(ctx, { job, unsubscribe: auditUploads(ctx) });
+    running.set(ctx, { job });
   },
   stop(ctx) {
     const r = running.get(ctx);
     if (!r) return;
     r.job.stop();
-    r.unsubscribe();
     running.delete(ctx);
   },
 };

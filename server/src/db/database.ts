@@ -28,6 +28,8 @@ import {
 } from "./dialect";
 import { BackgroundCheckpointer } from "./checkpointer";
 import { copyDatabase } from "./copy";
+import { commitUnits, executorQueryable } from "./group-commit";
+import { SharedWriteLock } from "./write-lock";
 import { ALL_ENTITIES } from "./entities";
 import { type LeaderLease, PostgresLeaderLease, alwaysLeader } from "./leader";
 import { Mutex } from "./mutex";
@@ -83,32 +85,6 @@ interface WriteUnit {
 /** At most this many units share one transaction, which bounds how long the first of them waits for its answer. */
 const GROUP_COMMIT_MAX_UNITS = 64;
 
-/**
- * Queryable over the SQLite executor (dialect.ts): the statements run synchronously on the connection, errors come
- * out as TypeORM's QueryFailedError exactly as through the query runner.
- */
-function executorQueryable(executor: () => SqliteExecutor, dialect: Dialect): Queryable {
-  const execute = (sql: string, params: readonly unknown[]) => {
-    const text = dialect.sql(sql);
-    try {
-      return executor().execute(text, params);
-    } catch (err) {
-      throw new QueryFailedError(text, [...params], err as Error);
-    }
-  };
-  return {
-    async all<T>(sql: string, params: readonly unknown[] = []) {
-      return (execute(sql, params).rows ?? []) as T[];
-    },
-    async get<T>(sql: string, params: readonly unknown[] = []) {
-      return execute(sql, params).rows?.[0] as T | undefined;
-    },
-    async run(sql: string, params: readonly unknown[] = []) {
-      return { changes: execute(sql, params).changes };
-    },
-  };
-}
-
 function queryable(runner: QueryRunner, dialect: Dialect): Queryable {
   return {
     async all<T>(sql: string, params: readonly unknown[] = []) {
@@ -132,6 +108,13 @@ function queryable(runner: QueryRunner, dialect: Dialect): Queryable {
  */
 export class Database {
   private readonly lock = new Mutex();
+  /**
+   * SQLite: the write lock this connection shares with the ingest writer thread's (write-lock.ts); uncontended (one
+   * atomic operation per group) when there is no such thread.
+   */
+  readonly writeLock = new SharedWriteLock();
+  /** SQLite: the live connection's automatic checkpoint threshold (0 while the checkpoint worker runs). */
+  private autoCheckpoint = { pages: SQLITE_AUTOCHECKPOINT_PAGES, listeners: new Set<(pages: number) => void>() };
   private readonly runner: QueryRunner;
   /** SQLite, the live database: WAL checkpoints in a worker thread (checkpointer.ts). */
   private checkpointer: BackgroundCheckpointer | undefined;
@@ -155,7 +138,11 @@ export class Database {
       dialect.kind === "postgres" && typeof url === "string" ? new PostgresLeaderLease(url, log) : alwaysLeader;
     this.q =
       dialect.kind === "sqlite"
-        ? executorQueryable(() => this.sqliteExecutor(), dialect)
+        ? executorQueryable(
+            () => this.sqliteExecutor(),
+            dialect,
+            (err, sql, params) => new QueryFailedError(sql, [...params], err as Error),
+          )
         : queryable(this.runner, dialect);
   }
 
@@ -195,7 +182,11 @@ export class Database {
       db.checkpointer = BackgroundCheckpointer.start(
         {
           file: options.sqliteFile,
-          setAutoCheckpoint: (pages) => void conn.exec(`PRAGMA wal_autocheckpoint = ${pages}`),
+          setAutoCheckpoint: (pages) => {
+            conn.exec(`PRAGMA wal_autocheckpoint = ${pages}`);
+            db.autoCheckpoint.pages = pages;
+            for (const listener of db.autoCheckpoint.listeners) listener(pages);
+          },
           log,
         },
         SQLITE_AUTOCHECKPOINT_PAGES,
@@ -316,81 +307,47 @@ export class Database {
     if (this.groupCommit.scheduled) return;
     this.groupCommit.scheduled = new Promise<void>((resolve) => {
       setImmediate(() => {
-        void this.lock
-          .run(async () => {
-            this.groupCommit.scheduled = null;
-            const units = this.groupCommit.pending.splice(0, GROUP_COMMIT_MAX_UNITS);
-            if (this.groupCommit.pending.length > 0) this.scheduleGroupCommit();
-            try {
-              await this.runGroup(units);
-            } catch (err) {
-              // runGroup settles every unit itself; this is a bug guard, so that no caller waits forever.
-              this.log.error({ err }, "group commit failed");
-              for (const u of units) u.reject(err);
-            }
-          })
-          .finally(resolve);
+        // The cross-thread lock first (see write-lock.ts), then the event loop's own: units asked for while the
+        // writer thread finishes its group join this one.
+        void this.writeLock
+          .acquire()
+          .then(() =>
+            this.lock.run(async () => {
+              this.groupCommit.scheduled = null;
+              const units = this.groupCommit.pending.splice(0, GROUP_COMMIT_MAX_UNITS);
+              if (this.groupCommit.pending.length > 0) this.scheduleGroupCommit();
+              try {
+                await this.runGroup(units);
+              } catch (err) {
+                // runGroup settles every unit itself; this is a bug guard, so that no caller waits forever.
+                this.log.error({ err }, "group commit failed");
+                for (const u of units) u.reject(err);
+              }
+            }),
+          )
+          .finally(() => {
+            this.writeLock.release();
+            resolve();
+          });
       });
     });
   }
 
   private async runGroup(units: WriteUnit[]): Promise<void> {
-    const executor = this.sqliteExecutor();
-    const results: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
-    const single = units.length === 1;
-    try {
-      executor.begin();
-    } catch (err) {
-      for (const u of units) u.reject(err);
-      return;
-    }
-    for (let i = 0; i < units.length; i++) {
-      const unit = units[i] as WriteUnit;
-      try {
-        if (!single) executor.savepoint();
-        const value = await unit.work(this.q);
-        if (!single) executor.releaseSavepoint();
-        results.push({ ok: true, value });
-      } catch (error) {
-        results.push({ ok: false, error });
-        if (!executor.connection.inTransaction) {
-          // An I/O or disk-full error ended the whole transaction: what the units before this one did is gone.
-          // This unit fails; every other unit of the group runs again in a later group (units are database work
-          // only, so running one again is safe).
-          unit.reject(error);
-          this.requeue([...units.slice(0, i), ...units.slice(i + 1)]);
-          return;
-        }
-        if (!single) {
-          try {
-            executor.rollbackToSavepoint();
-            executor.releaseSavepoint();
-          } catch (rollbackErr) {
-            this.log.error({ err: rollbackErr }, "rollback to savepoint failed");
-          }
-        }
-      }
-    }
-    try {
-      if (single && results[0]?.ok === false) {
-        executor.rollback();
-      } else {
-        executor.commit();
-      }
-    } catch (err) {
-      try {
-        if (executor.connection.inTransaction) executor.rollback();
-      } catch (rollbackErr) {
-        this.log.error({ err: rollbackErr }, "rollback failed");
-      }
-      for (const u of units) u.reject(err);
-      return;
-    }
+    const outcomes = await commitUnits(
+      this.sqliteExecutor(),
+      units,
+      (u) => u.work(this.q),
+      (err) => this.log.error({ err }, "rollback failed"),
+    );
+    const again: WriteUnit[] = [];
     units.forEach((u, i) => {
-      const r = results[i];
-      if (r?.ok) u.resolve(r.value);
-      else u.reject(r?.error);
+      const o = outcomes[i];
+      if (o?.ok === true) u.resolve(o.value);
+      else if (o?.ok === false) u.reject(o.error);
+      else again.push(u);
     });
+    this.requeue(again);
   }
 
   private requeue(units: WriteUnit[]): void {
@@ -481,6 +438,30 @@ export class Database {
     }
   }
 
+  /**
+   * What another connection to the live SQLite file that writes (the ingest writer thread) must do as this one does:
+   * the file, the connection's PRAGMAs, the shared write lock, and the automatic checkpoint threshold, now and
+   * whenever it changes (`onAutoCheckpoint`; returns the unsubscribe).
+   */
+  sqliteWriterSetup(): {
+    file: string;
+    connectionSetup: readonly string[];
+    lock: SharedArrayBuffer;
+    autoCheckpointPages: number;
+    onAutoCheckpoint(listener: (pages: number) => void): () => void;
+  } {
+    return {
+      file: this.sqliteFile,
+      connectionSetup: this.dialect.connectionSetup,
+      lock: this.writeLock.buffer,
+      autoCheckpointPages: this.autoCheckpoint.pages,
+      onAutoCheckpoint: (listener) => {
+        this.autoCheckpoint.listeners.add(listener);
+        return () => this.autoCheckpoint.listeners.delete(listener);
+      },
+    };
+  }
+
   /** Path of the live SQLite file. */
   get sqliteFile(): string {
     const file = this.dataSource.options.database;
@@ -566,8 +547,13 @@ export class Database {
    * Runs `work` with the raw live connection, holding the lock and outside any transaction, so nothing else touches
    * the database meanwhile (a restore's ATTACH, PRAGMA foreign_keys and copy cannot run inside a unit of work).
    */
-  exclusive<T>(work: (conn: SqliteConnection) => Promise<T>): Promise<T> {
-    return this.lock.run(() => work(this.sqliteConnection()));
+  async exclusive<T>(work: (conn: SqliteConnection) => Promise<T>): Promise<T> {
+    await this.writeLock.acquire();
+    try {
+      return await this.lock.run(() => work(this.sqliteConnection()));
+    } finally {
+      this.writeLock.release();
+    }
   }
 
   private sqliteConnection(): SqliteConnection {
