@@ -93,8 +93,8 @@ export class IngestWriter {
       const worker = new Worker(compiled ? file : `require("tsx/cjs"); require(${JSON.stringify(file)});`, {
         eval: !compiled,
         workerData: data,
-        // The thread holds one upload batch at a time: a small heap of its own.
-        resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 },
+        // The thread holds a batch of uploads at a time: a small heap of its own (the process stays under 200 MB).
+        resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 },
       });
       worker.unref();
       worker.on("message", (m: FromWriter) => this.onMessage(m));
