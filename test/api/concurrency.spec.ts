@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { type ReadResponse, fixture, lastBackup, lastBackups, makeReport, readJson, summary } from "../support/api";
+import { postgresMode } from "../support/postgres";
 import { startTestServer, type TestServer } from "../support/server";
 
 /**
@@ -41,6 +42,10 @@ describe("concurrent uploads", () => {
     expect(sum.totalUploadedSize).to.equal(331318892);
     const lb = await lastBackups(s, "3f9c2a7be1d84c0f9a5e6b7c8d9e0f12");
     expect(lb.body.latest_backups).to.have.length(1);
+  });
+
+  it("on SQLite the running app stores uploads on the ingest writer thread (PostgreSQL: on the event loop)", () => {
+    expect(s.app.services.ingest.threaded).to.equal(!postgresMode);
   });
 
   it("the same report racing over JSON, text/plain and the form variant is stored once", async () => {

@@ -29,4 +29,7 @@ export type ToWriter =
 export type UnitResult = { id: number; ok: true; value: StoredReport } | { id: number; ok: false; error: ThreadError };
 
 export type FromWriter =
-  { kind: "ready" } | { kind: "done"; results: UnitResult[] } | { kind: "fatal"; error: ThreadError };
+  | { kind: "ready" }
+  | { kind: "done"; results: UnitResult[] }
+  | { kind: "warn"; message: string; error: ThreadError }
+  | { kind: "fatal"; error: ThreadError };

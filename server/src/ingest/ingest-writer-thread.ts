@@ -59,7 +59,7 @@ async function flush(): Promise<void> {
         executor,
         units,
         (u) => storeReport(q, u.mapped, options),
-        () => undefined,
+        (err) => post({ kind: "warn", message: "rollback to savepoint failed", error: threadError(err) }),
       );
     } finally {
       lock.release();

@@ -112,6 +112,10 @@ export class IngestWriter {
       this.ready = true;
       return;
     }
+    if (m.kind === "warn") {
+      this.log.warn({ err: m.error }, `ingest writer thread: ${m.message}`);
+      return;
+    }
     if (m.kind === "fatal") {
       this.log.error({ err: m.error }, "ingest writer thread stopped");
       return;
