@@ -114,7 +114,10 @@ export class Database {
    */
   readonly writeLock = new SharedWriteLock();
   /** SQLite: the live connection's automatic checkpoint threshold (0 while the checkpoint worker runs). */
-  private autoCheckpoint = { pages: SQLITE_AUTOCHECKPOINT_PAGES, listeners: new Set<(pages: number) => void>() };
+  private readonly autoCheckpoint = {
+    pages: SQLITE_AUTOCHECKPOINT_PAGES,
+    listeners: new Set<(pages: number) => void>(),
+  };
   private readonly runner: QueryRunner;
   /** SQLite, the live database: WAL checkpoints in a worker thread (checkpointer.ts). */
   private checkpointer: BackgroundCheckpointer | undefined;

@@ -8,7 +8,7 @@ import type { MappedReport } from "./map-report";
 import { DuplicateRun, type StoredReport } from "./store-report";
 
 /**
- * Uploads stored on a thread of their own (SQLite). An upload's transaction (six statements, the audit row, its share
+ * Uploads stored on a thread of their own (SQLite). An upload's transaction (nine statements with the audit row, its share
  * of a COMMIT) costs more CPU than the HTTP request around it; on the event loop it is time no other request is
  * served. Here the event loop validates and maps the report, hands the plain record to the writer thread and serves
  * other requests while the thread stores it. The thread groups the uploads that arrive together into one transaction
