@@ -255,7 +255,7 @@ interface Figures {
   mean: number;
   statusCodes: Record<string, number>;
   /** CPU during the run, in cores: the server, the load generator (this process), everything else. */
-  cpu: { server: number; loadgen: number; other: number };
+  cpu: { server: number; serverEventLoop: number; loadgen: number; other: number };
 }
 
 /**
@@ -313,7 +313,12 @@ async function cannon(label: string, serverPid: number, options: autocannon.Opti
     max: n ? (sorted[n - 1] as number) : NaN,
     mean: n ? sum / n : NaN,
     statusCodes,
-    cpu: { server: cpu.perPid[serverPid] ?? NaN, loadgen: cpu.perPid[process.pid] ?? NaN, other: cpu.otherCores },
+    cpu: {
+      server: cpu.perPid[serverPid] ?? NaN,
+      serverEventLoop: cpu.perPidMainThread[serverPid] ?? NaN,
+      loadgen: cpu.perPid[process.pid] ?? NaN,
+      other: cpu.otherCores,
+    },
   };
 }
 
@@ -325,11 +330,16 @@ function cpuPerRequestUs(f: Figures): number {
   return f.ok > 0 ? (f.cpu.server * f.seconds * 1e6) / f.ok : NaN;
 }
 
+/** The part of cpuPerRequestUs spent on the server's event loop (the rest: its worker threads, e.g. the ingest writer). */
+function eventLoopCpuPerRequestUs(f: Figures): number {
+  return f.ok > 0 ? (f.cpu.serverEventLoop * f.seconds * 1e6) / f.ok : NaN;
+}
+
 function describe(f: Figures): string {
   const bad =
     f.non2xx + f.errors + f.timeouts > 0 ? `  non-2xx ${f.non2xx} errors ${f.errors} timeouts ${f.timeouts}` : "";
   const busy = f.cpu.other > OTHER_LOAD_WARN ? `  ⚠ other processes used ${fmt(f.cpu.other, 2)} cores` : "";
-  const cpu = `cpu: server ${fmt(f.cpu.server, 2)}, autocannon ${fmt(f.cpu.loadgen, 2)}, other ${fmt(f.cpu.other, 2)} cores`;
+  const cpu = `cpu: server ${fmt(f.cpu.server, 2)} (event loop ${fmt(f.cpu.serverEventLoop, 2)}), autocannon ${fmt(f.cpu.loadgen, 2)}, other ${fmt(f.cpu.other, 2)} cores`;
   return `${f.label}: ${fmt(f.rps, 0)} req/s  p50 ${fmt(f.p50, 2)} ms  p99 ${fmt(f.p99, 2)} ms  (${f.ok} in ${fmt(f.seconds, 1)} s; ${cpu})${bad}${busy}`;
 }
 
@@ -672,6 +682,13 @@ async function main(): Promise<void> {
       `(${fmt((cpuPerRequestUs(echo) / cpuPerRequestUs(ing.ingest)) * 100, 1)} %)`,
     ],
     [
+      `  upload CPU: event loop / other threads`,
+      `${fmt(eventLoopCpuPerRequestUs(ing.ingest), 0)} / ${fmt(cpuPerRequestUs(ing.ingest) - eventLoopCpuPerRequestUs(ing.ingest), 0)} µs`,
+      "",
+      "",
+      "",
+    ],
+    [
       `  non-2xx / errors`,
       `${ing.ingest.non2xx + ing.warmup.non2xx} / ${ing.ingest.errors + ing.warmup.errors}`,
       "",
@@ -734,6 +751,7 @@ async function main(): Promise<void> {
       ...ing.ingest,
       pctOfEcho: pct,
       cpuPerUploadUs: cpuPerRequestUs(ing.ingest),
+      eventLoopCpuPerUploadUs: eventLoopCpuPerRequestUs(ing.ingest),
       echoCpuPerRequestUs: cpuPerRequestUs(echo),
       warmup: ing.warmup,
       runsStored: ing.runsStored,

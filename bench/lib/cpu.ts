@@ -28,6 +28,17 @@ export function processTicks(pid: number): number {
   }
 }
 
+/** utime + stime of a process's main thread (for Node: the event loop), in jiffies; 0 when it is gone. */
+export function mainThreadTicks(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+}
+
 export interface CpuWindow {
   /** CPU used by the watched processes, in cores (1.0 = one core busy for the whole window). */
   ownCores: number;
@@ -35,6 +46,8 @@ export interface CpuWindow {
   otherCores: number;
   /** Cores used per watched pid. */
   perPid: Record<number, number>;
+  /** Cores used by each watched pid's main thread (a Node process's event loop; the rest is its worker threads). */
+  perPidMainThread: Record<number, number>;
 }
 
 /** Starts a measurement window over the given pids; `end()` returns the CPU split. */
@@ -42,6 +55,7 @@ export function cpuWindow(pids: number[]): { end(): CpuWindow } {
   const t0 = performance.now();
   const busy0 = machineBusyTicks();
   const own0 = pids.map(processTicks);
+  const main0 = pids.map(mainThreadTicks);
   return {
     end() {
       const seconds = (performance.now() - t0) / 1000;
@@ -51,7 +65,14 @@ export function cpuWindow(pids: number[]): { end(): CpuWindow } {
       const toCores = (ticks: number) => ticks / TICKS_PER_SECOND / seconds;
       const perPid: Record<number, number> = {};
       pids.forEach((pid, i) => (perPid[pid] = toCores(own[i] ?? 0)));
-      return { ownCores: toCores(ownTotal), otherCores: Math.max(0, toCores(busy - ownTotal)), perPid };
+      const perPidMainThread: Record<number, number> = {};
+      pids.forEach((pid, i) => (perPidMainThread[pid] = toCores(mainThreadTicks(pid) - (main0[i] ?? 0))));
+      return {
+        ownCores: toCores(ownTotal),
+        otherCores: Math.max(0, toCores(busy - ownTotal)),
+        perPid,
+        perPidMainThread,
+      };
     },
   };
 }
