@@ -1,6 +1,6 @@
 import net from "node:net";
 
-/** A TCP port free on 127.0.0.1 right now, for a server the benchmark starts. */
+/** A TCP port free on 127.0.0.1 right now, for a server a benchmark or a test starts. */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();

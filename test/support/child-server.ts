@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import http from "node:http";
-import net from "node:net";
 import path from "node:path";
 import { databaseEnv } from "./postgres";
+
+/** The tests start servers on free ports the same way the benchmarks do. */
+export { freePort } from "../../bench/lib/free-port";
 
 /**
  * The real server as a child process (`node --import tsx server/src/main.ts`), for tests that kill it. Only the
@@ -10,17 +12,6 @@ import { databaseEnv } from "./postgres";
  */
 
 const REPO_ROOT = path.resolve(__dirname, "..", "..");
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Exit {
   code: number | null;

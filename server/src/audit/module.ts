@@ -3,15 +3,11 @@ import { AuditLogService } from "./audit-log-service";
 import { auditRoutes } from "./audit-routes";
 import { AuditRetentionJob } from "./retention-job";
 
-interface Running {
-  job: AuditRetentionJob;
-}
-
 /**
  * Background work per application instance. Several instances can share a process (the tests start many), so
  * the state is keyed by context rather than held in one variable.
  */
-const running = new Map<AppContext, Running>();
+const running = new Map<AppContext, AuditRetentionJob>();
 
 /**
  * The audit log's endpoints and its daily retention job. Uploads are audited in their own transaction
@@ -24,15 +20,13 @@ export const auditModule: CoreModule = {
     if (running.has(ctx)) return;
     const job = new AuditRetentionJob(ctx);
     job.start();
-    running.set(ctx, { job });
+    running.set(ctx, job);
   },
   stop(ctx) {
-    const r = running.get(ctx);
-    if (!r) return;
-    r.job.stop();
+    running.get(ctx)?.stop();
     running.delete(ctx);
   },
 };
 
 /** The scheduled retention job of a running instance (for tests and diagnostics). */
-export const auditRetentionJobOf = (ctx: AppContext): AuditRetentionJob | undefined => running.get(ctx)?.job;
+export const auditRetentionJobOf = (ctx: AppContext): AuditRetentionJob | undefined => running.get(ctx);

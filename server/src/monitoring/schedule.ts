@@ -10,6 +10,7 @@
  * Everything here is pure: callers pass `now` and the stored values in.
  */
 
+import { daysInMonth } from "../ingest/dates";
 import { addInterval, approxIntervalMs, areValidTokens, parseInterval, type IntervalToken } from "./interval";
 
 /** Safety cap on interval additions, as upstream. */
@@ -187,15 +188,6 @@ export function isOverdue(nextExpected: Date, toleranceMinutes: number, now: Dat
   if (!isValidDate(nextExpected) || !isValidDate(now)) return false;
   const tolerance = Number.isFinite(toleranceMinutes) && toleranceMinutes > 0 ? toleranceMinutes : 0;
   return now.getTime() > nextExpected.getTime() + tolerance * 60_000;
-}
-
-/** Days in a month of the proleptic Gregorian calendar (month 1–12). */
-function daysInMonth(year: number, month: number): number {
-  const date = new Date(0);
-  // Day 0 of the next month is the last day of this one; setUTCFullYear
-  // avoids Date.UTC's mapping of years 0–99 to 1900–1999.
-  date.setUTCFullYear(year, month, 0);
-  return date.getUTCDate();
 }
 
 /** Date.UTC with range checks, so "20250230T…" is rejected instead of rolling over. */
