@@ -28,4 +28,22 @@ describe("clonePayload", () => {
     expect(copy.seen).to.be.instanceOf(Map);
     expect(copy.seen.get("a")).to.equal(1);
   });
+
+  it("copies a null-prototype object as one, and nothing inherited from Object.prototype", () => {
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, { a: 1, nested: { b: 2 } });
+    const copy = clonePayload({ bare });
+    expect(Object.getPrototypeOf(copy.bare)).to.equal(null);
+    expect(copy.bare).to.not.equal(bare);
+    expect(copy.bare.nested).to.deep.equal({ b: 2 });
+    expect(copy.bare.nested).to.not.equal(bare.nested);
+    const polluted = Object.prototype as Record<string, unknown>;
+    polluted.injected = { evil: true };
+    try {
+      const plain = clonePayload({ x: { y: 1 } });
+      expect(Object.hasOwn(plain, "injected")).to.equal(false);
+      expect(Object.hasOwn(plain.x, "injected")).to.equal(false);
+    } finally {
+      delete polluted.injected;
+    }
+  });
 });

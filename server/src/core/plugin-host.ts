@@ -872,14 +872,22 @@ export class PluginHost {
 /**
  * A deep copy of an event payload for one handler. Payloads are plain data (objects, arrays, strings, numbers,
  * booleans, null): those are copied by hand, several times faster than structuredClone, which serialises (it ran
- * once per plugin per upload). Anything else (a Date, a Map, a class instance) goes through structuredClone.
+ * once per plugin per upload). An object is copied with a spread first (one step for all its properties, ~10× faster
+ * than adding the run record's sixty properties one by one), then its object-valued properties are replaced by their
+ * copies. Anything else (a Date, a Map, a class instance) goes through structuredClone.
  */
 export function clonePayload<T>(value: T): T {
   if (value === null || typeof value !== "object") return value;
   if (Array.isArray(value)) return value.map(clonePayload) as T;
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto !== Object.prototype && proto !== null) return structuredClone(value);
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) out[key] = clonePayload((value as Record<string, unknown>)[key]);
+  const out: Record<string, unknown> =
+    proto === null ? Object.assign(Object.create(null) as object, value) : { ...(value as object) };
+  // for…in walks V8's cached key list (Object.keys would build an array per object); hasOwn only for the few
+  // object-valued properties, so an enumerable property someone put on Object.prototype is not copied in.
+  for (const key in out) {
+    const v = out[key];
+    if (v !== null && typeof v === "object" && Object.hasOwn(out, key)) out[key] = clonePayload(v);
+  }
   return out as T;
 }
