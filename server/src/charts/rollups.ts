@@ -1,6 +1,7 @@
 import type { RunRecord } from "../core/domain";
 import type { Queryable } from "../db/database";
 import type { Dialect, DialectKind } from "../db/dialect";
+import { isoString as iso } from "../ingest/dates";
 import { BUCKET_MS, type Granularity, bucketStartMs } from "./buckets";
 import { FAILED_STATUSES, OK_STATUSES, ROLLUP_COLUMNS, bucketAggregateSql, durationMsSql } from "./queries";
 
@@ -56,7 +57,6 @@ SELECT * FROM (SELECT date, 0 AS size, 0 AS examined_files, 0 AS known_file_size
                  FROM backups WHERE server_id = ? AND backup_name = ? AND date > ?
                 ORDER BY date LIMIT 1) after_run`;
 
-const iso = (ms: number) => new Date(ms).toISOString();
 const n = (v: unknown) => Number(v ?? 0);
 
 /**

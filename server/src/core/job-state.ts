@@ -1,5 +1,6 @@
 import { BACKUP_STATUSES, type JobState, RUN_COUNTER_COLUMNS, type RunRecord } from "./domain";
 import { computeNextExpected } from "../monitoring/schedule";
+import { isoString } from "../ingest/dates";
 
 const ALL_DAYS = "0,1,2,3,4,5,6";
 
@@ -8,6 +9,21 @@ export const parseWeekdays = (text: string): number[] =>
     .split(",")
     .map((d) => Number(d))
     .filter((d) => Number.isInteger(d) && d >= 0 && d <= 6);
+
+/**
+ * parseWeekdays for the upload path, shared read-only arrays: a fleet has a handful of distinct weekday settings and
+ * every upload needs its job's. Bounded (cleared when full).
+ */
+const weekdayLists = new Map<string, readonly number[]>();
+function weekdaysOf(text: string): readonly number[] {
+  let days = weekdayLists.get(text);
+  if (!days) {
+    days = Object.freeze(parseWeekdays(text));
+    if (weekdayLists.size >= 64) weekdayLists.clear();
+    weekdayLists.set(text, days);
+  }
+  return days;
+}
 
 /**
  * Folds one new run into a job's state. Late reports of older runs count (run count, uploaded total) but do not
@@ -83,12 +99,13 @@ function nextExpectedFor(
 ): string | null {
   if (nextScheduledRun && nextScheduledRun > latestRun) return nextScheduledRun;
   try {
-    return computeNextExpected({
+    const next = computeNextExpected({
       latestRun: new Date(latestRun),
       previousNext: previousNext ? new Date(previousNext) : null,
       interval: job.expected_interval,
-      allowedWeekDays: parseWeekdays(job.allowed_weekdays),
-    }).toISOString();
+      allowedWeekDays: weekdaysOf(job.allowed_weekdays),
+    });
+    return isoString(next.getTime());
   } catch {
     // An invalid interval cannot be evaluated: the job is left out of overdue counts rather than guessed.
     return null;

@@ -32,10 +32,24 @@ function requireDate(value: unknown, name: string): Date {
   return value;
 }
 
-function requireTokens(interval: string | readonly IntervalToken[]): IntervalToken[] {
+/**
+ * Parsed interval strings. Every upload computes its job's next expected run from the job's interval, and a fleet
+ * uses a handful of distinct intervals ("1D", "12h", "1W"…): parsing each once saves the regular expressions per
+ * upload. Bounded (cleared when full) since the strings come from settings.
+ */
+const parsedIntervals = new Map<string, readonly IntervalToken[]>();
+const PARSED_INTERVALS_MAX = 256;
+
+function requireTokens(interval: string | readonly IntervalToken[]): readonly IntervalToken[] {
   if (typeof interval === "string") {
-    const tokens = parseInterval(interval);
-    if (!tokens) throw new Error(`Invalid interval: "${interval}"`);
+    let tokens = parsedIntervals.get(interval);
+    if (!tokens) {
+      const parsed = parseInterval(interval);
+      if (!parsed) throw new Error(`Invalid interval: "${interval}"`);
+      tokens = Object.freeze(parsed.map((t) => Object.freeze(t)));
+      if (parsedIntervals.size >= PARSED_INTERVALS_MAX) parsedIntervals.clear();
+      parsedIntervals.set(interval, tokens);
+    }
     return tokens;
   }
   if (!areValidTokens(interval)) throw new Error("Invalid interval tokens");
