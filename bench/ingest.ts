@@ -15,7 +15,9 @@
  *   5. the peak RSS (VmHWM) of every server process;
  *   6. a final table, also written to bench/results/latest.json.
  *
- * Flags: --quick (smoke run: 2,000 uploads, 50,000 runs, 3 s measurements), --keep-data (keep the temp folder).
+ * Flags: --quick (smoke run: 2,000 uploads, 50,000 runs, 3 s measurements), --keep-data (keep the temp folder),
+ * --ingest-only (steps 1 and 2 at their full size and the ratio, nothing written to bench/results: for trying out a
+ * change to the upload path; the machine's noise calls for several such runs before and after).
  * The load generator (autocannon, this process) and the server share the machine's cores; every measurement also
  * reports the CPU other processes used meanwhile, since that skews the figures.
  */
@@ -37,6 +39,7 @@ import { freePort } from "./lib/free-port";
 const argv = new Set(process.argv.slice(2));
 const QUICK = argv.has("--quick");
 const KEEP = argv.has("--keep-data");
+const INGEST_ONLY = argv.has("--ingest-only");
 
 const S = QUICK
   ? {
@@ -559,6 +562,16 @@ async function main(): Promise<void> {
   const ing = await stepIngest(template, ingestBase);
   const pct = (ing.ingest.rps / echo.rps) * 100;
   log(`    ingestion = ${fmt(pct, 1)} % of echo`);
+  if (INGEST_ONLY) {
+    log(
+      `    server CPU per upload ${fmt(cpuPerRequestUs(ing.ingest), 0)} µs (event loop ${fmt(eventLoopCpuPerRequestUs(ing.ingest), 0)}), per echo request ${fmt(cpuPerRequestUs(echo), 0)} µs`,
+    );
+    if (problems.length > 0) {
+      log(`problems: ${problems.join("; ")}`);
+      process.exitCode = 1;
+    }
+    return;
+  }
 
   // 3 + 4: the small database (the same 10,000 jobs, one run each) for comparison, then the 1M-run database. Both
   // fleets end now, so no job is overdue (see recentBase).
