@@ -1,6 +1,7 @@
 import { BACKUP_STATUSES, type JobState, RUN_COUNTER_COLUMNS, type RunRecord } from "./domain";
 import { computeNextExpected } from "../monitoring/schedule";
 import { isoString } from "../ingest/dates";
+import { memoByString } from "./memo-by-string";
 
 const ALL_DAYS = "0,1,2,3,4,5,6";
 
@@ -10,20 +11,8 @@ export const parseWeekdays = (text: string): number[] =>
     .map((d) => Number(d))
     .filter((d) => Number.isInteger(d) && d >= 0 && d <= 6);
 
-/**
- * parseWeekdays for the upload path, shared read-only arrays: a fleet has a handful of distinct weekday settings and
- * every upload needs its job's. Bounded (cleared when full).
- */
-const weekdayLists = new Map<string, readonly number[]>();
-function weekdaysOf(text: string): readonly number[] {
-  let days = weekdayLists.get(text);
-  if (!days) {
-    days = Object.freeze(parseWeekdays(text));
-    if (weekdayLists.size >= 64) weekdayLists.clear();
-    weekdayLists.set(text, days);
-  }
-  return days;
-}
+/** parseWeekdays for the upload path: every upload needs its job's, a fleet has a handful of distinct settings. */
+const weekdaysOf: (text: string) => readonly number[] = memoByString(parseWeekdays, 64);
 
 /**
  * Folds one new run into a job's state. Late reports of older runs count (run count, uploaded total) but do not

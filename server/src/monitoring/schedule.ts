@@ -11,6 +11,7 @@
  */
 
 import { daysInMonth } from "../ingest/dates";
+import { memoByString } from "../core/memo-by-string";
 import { addInterval, approxIntervalMs, areValidTokens, parseInterval, type IntervalToken } from "./interval";
 
 /** Safety cap on interval additions, as upstream. */
@@ -33,25 +34,17 @@ function requireDate(value: unknown, name: string): Date {
 }
 
 /**
- * Parsed interval strings. Every upload computes its job's next expected run from the job's interval, and a fleet
- * uses a handful of distinct intervals ("1D", "12h", "1W"…): parsing each once saves the regular expressions per
- * upload. Bounded (cleared when full) since the strings come from settings.
+ * Parsed interval strings: every upload computes its job's next expected run from the job's interval, and a fleet
+ * uses a handful of distinct intervals ("1D", "12h", "1W"…), so each is parsed once.
  */
-const parsedIntervals = new Map<string, readonly IntervalToken[]>();
-const PARSED_INTERVALS_MAX = 256;
+const parsedInterval = memoByString((text): readonly IntervalToken[] => {
+  const tokens = parseInterval(text);
+  if (!tokens) throw new Error(`Invalid interval: "${text}"`);
+  return tokens.map((t) => Object.freeze(t));
+}, 256);
 
 function requireTokens(interval: string | readonly IntervalToken[]): readonly IntervalToken[] {
-  if (typeof interval === "string") {
-    let tokens = parsedIntervals.get(interval);
-    if (!tokens) {
-      const parsed = parseInterval(interval);
-      if (!parsed) throw new Error(`Invalid interval: "${interval}"`);
-      tokens = Object.freeze(parsed.map((t) => Object.freeze(t)));
-      if (parsedIntervals.size >= PARSED_INTERVALS_MAX) parsedIntervals.clear();
-      parsedIntervals.set(interval, tokens);
-    }
-    return tokens;
-  }
+  if (typeof interval === "string") return parsedInterval(interval);
   if (!areValidTokens(interval)) throw new Error("Invalid interval tokens");
   return interval;
 }
