@@ -399,11 +399,9 @@ async function stepIngest(
     // The bodies are made before the runs: building a 7.6 KB body per request in the load generator cost ~10 µs of
     // its CPU each, on the cores the server needs (the echo sends one body, built once). autocannon may ask for a few
     // more bodies than it sends (one prepared per connection): those are made on the spot.
-    const total = S.uploadWarmup + S.uploads;
-    const bodies = Array.from({ length: total }, (_, i) =>
-      Buffer.from(template.body(i, S.uploadServers, S.uploadJobs, baseMs)),
-    );
-    const bodyFor = (i: number) => bodies[i] ?? Buffer.from(template.body(i, S.uploadServers, S.uploadJobs, baseMs));
+    const makeBody = (i: number) => Buffer.from(template.body(i, S.uploadServers, S.uploadJobs, baseMs));
+    const bodies = Array.from({ length: S.uploadWarmup + S.uploads }, (_, i) => makeBody(i));
+    const bodyFor = (i: number) => bodies[i] ?? makeBody(i);
     const uploadOpts = (amount: number): autocannon.Options => ({
       url: `${server.url}/api/upload`,
       connections: CONNECTIONS,
