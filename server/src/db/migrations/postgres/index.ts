@@ -5,6 +5,7 @@ import { Monitoring1764374400000 } from "./1764374400000-Monitoring";
 import { ChartRollups1764460800000 } from "./1764460800000-ChartRollups";
 import { JobRunCounters1764554400000 } from "./1764554400000-JobRunCounters";
 import { PluginSettings1764640800000 } from "./1764640800000-PluginSettings";
+import { JobsLatestIndexDropped1764727200000 } from "./1764727200000-JobsLatestIndexDropped";
 
 /**
  * Ordered list of the PostgreSQL migrations: one twin per SQLite migration, same class names and timestamps
@@ -18,4 +19,5 @@ export const POSTGRES_MIGRATIONS = [
   ChartRollups1764460800000,
   JobRunCounters1764554400000,
   PluginSettings1764640800000,
+  JobsLatestIndexDropped1764727200000,
 ];

@@ -5,6 +5,7 @@ import { Monitoring1764374400000 } from "./1764374400000-Monitoring";
 import { ChartRollups1764460800000 } from "./1764460800000-ChartRollups";
 import { JobRunCounters1764554400000 } from "./1764554400000-JobRunCounters";
 import { PluginSettings1764640800000 } from "./1764640800000-PluginSettings";
+import { JobsLatestIndexDropped1764727200000 } from "./1764727200000-JobsLatestIndexDropped";
 
 /** Ordered list of the SQLite migrations (explicit, so bundling or tsx never has to glob for them). */
 export const SQLITE_MIGRATIONS = [
@@ -15,4 +16,5 @@ export const SQLITE_MIGRATIONS = [
   ChartRollups1764460800000,
   JobRunCounters1764554400000,
   PluginSettings1764640800000,
+  JobsLatestIndexDropped1764727200000,
 ];
