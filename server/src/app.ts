@@ -66,12 +66,12 @@ export async function createDuplistatus(config: AppConfig, options: CreateOption
   const clock = options.clock ?? systemClock;
   const db = await Database.open(databaseOptions(config), log);
   const events = new EventBus(log);
-  const ingest = new IngestService({ db, events, clock, timeZone: config.timeZone });
+  const monitoring = new MonitoringSettingsService({ db, clock });
+  const ingest = new IngestService({ db, events, clock, timeZone: config.timeZone, notificationPrefs: monitoring });
   // The live database: uploads are stored on a thread of their own (ingest-writer.ts), not on the event loop.
   ingest.startWriterThread(log);
   const reporting = new ReportingService({ db, clock, log });
   const health = new HealthService({ db, clock, isDevelopment: config.isDevelopment });
-  const monitoring = new MonitoringSettingsService({ db, clock });
   const overdue = new OverdueChecker({ db, clock, events, settings: monitoring, log });
   const audit = new AuditService({ db, clock, log });
   const secrets = SecretBox.openOrCreate(config.dataDir);

@@ -283,6 +283,23 @@ describe("notifications: overdue and back on schedule through ntfy", function ()
     const templates = (await auditRows(admin, "notification_sent")).map((a) => a.details?.template);
     expect(templates).to.have.members(["overdueBackup", "overdueCleared"]);
   });
+
+  it("answers a notice with the preferences saved after the upload, not those the upload read as it committed", async () => {
+    // The upload's transaction reads the job's preferences (ntfy on) for its own notices; saving new ones right
+    // after (ntfy off) must reach the overdue notice that follows at once, within the moment those are kept for.
+    clock.set(Date.parse("2026-01-10T15:00:00.000Z"));
+    admin = await login(server);
+    await uploadOk(server, makeReport({ machineId: "m-prefs", begin: "2026-01-10T14:30:00Z" }));
+    await backupSettings(admin, { "m-prefs:Files": { expectedInterval: "1h", ntfyEnabled: false } });
+    await server.app.events.idle();
+    receiver.requests.length = 0;
+    clock.set(Date.parse("2026-01-10T19:00:00.000Z"));
+    admin = await login(server);
+    expect((await check()).overdueBackupsFound).to.equal(2);
+    const titles = receiver.requests.map((r) => r.query.get("title"));
+    expect(titles, "the other overdue job is notified").to.include("🕑 Overdue - Files @ name-of-m-late");
+    expect(titles, "ntfy is off for m-prefs").to.not.include("🕑 Overdue - Files @ name-of-m-prefs");
+  });
 });
 
 describe("notifications: a dead ntfy server", function () {

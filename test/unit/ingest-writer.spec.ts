@@ -87,7 +87,8 @@ describe("ingest writer thread", () => {
     report.Data.EndTime = new Date(begin.getTime() + 60_000).toISOString();
     return mapReport(validateReport(report), { now: new Date(), timeZone: "UTC" });
   }
-  const fallback = (m: MappedReport) => db.write((q) => storeReport(q, m, { forUpdate: "", audit: true }));
+  const fallback = (m: MappedReport) =>
+    db.write((q) => storeReport(q, m, { forUpdate: "", audit: true, notificationPrefs: true }));
   const count = async (sql: string) => (await db.read((q) => q.get<{ n: number }>(sql)))?.n;
 
   beforeEach(async function () {

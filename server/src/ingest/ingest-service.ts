@@ -4,6 +4,7 @@ import { conflict } from "../core/errors";
 import type { EventBus } from "../core/events";
 import type { Logger } from "../core/logger";
 import type { Database } from "../db/database";
+import type { ResolvedNotificationPrefs } from "../monitoring/notification-prefs";
 import { IngestWriter } from "./ingest-writer";
 import { mapReport, type MappedReport } from "./map-report";
 import { DuplicateRun, storeReport, type StoredReport } from "./store-report";
@@ -22,7 +23,18 @@ export interface IngestResult {
 export class IngestService {
   private writer: IngestWriter | undefined;
 
-  constructor(private readonly deps: { db: Database; events: EventBus; clock: Clock; timeZone: string }) {}
+  constructor(
+    private readonly deps: {
+      db: Database;
+      events: EventBus;
+      clock: Clock;
+      timeZone: string;
+      /** Takes the preferences the upload's transaction read, for the notices of its event (settings service). */
+      notificationPrefs?: {
+        rememberPrefs(serverId: string, backupName: string, prefs: ResolvedNotificationPrefs): void;
+      };
+    },
+  ) {}
 
   /**
    * Stores uploads on the ingest writer thread from now on (SQLite; see ingest-writer.ts). Without it, uploads are
@@ -44,7 +56,7 @@ export class IngestService {
 
   private storeHere(mapped: MappedReport): Promise<StoredReport> {
     return this.deps.db.write((q) =>
-      storeReport(q, mapped, { forUpdate: this.deps.db.dialect.forUpdate, audit: true }),
+      storeReport(q, mapped, { forUpdate: this.deps.db.dialect.forUpdate, audit: true, notificationPrefs: true }),
     );
   }
 
@@ -69,7 +81,7 @@ export class IngestService {
   async ingestBatch(bodies: readonly unknown[]): Promise<{ stored: number; duplicates: number }> {
     const now = this.deps.clock.now();
     const mapped = bodies.map((b) => mapReport(validateReport(b), { now, timeZone: this.deps.timeZone }));
-    const options = { forUpdate: this.deps.db.dialect.forUpdate, audit: false };
+    const options = { forUpdate: this.deps.db.dialect.forUpdate, audit: false, notificationPrefs: false };
     return this.deps.db.write(async (q) => {
       let stored = 0;
       let duplicates = 0;
@@ -97,6 +109,9 @@ export class IngestService {
         server: ref,
         previousName: c.server.previousName,
       });
+    }
+    if (c.notificationPrefs !== null) {
+      this.deps.notificationPrefs?.rememberPrefs(ref.id, mapped.run.backup_name, c.notificationPrefs);
     }
     this.deps.events.emit("backupReceived", {
       server: ref,

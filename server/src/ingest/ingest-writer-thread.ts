@@ -31,7 +31,7 @@ const executor = sqliteExecutor(conn, data.statementCacheSize);
 // The dialect's SQL rewriting only; its tuning is already applied through connectionSetup.
 const q = executorQueryable(() => executor, sqliteDialect({ synchronous: "NORMAL", cacheMb: 1, busyTimeoutMs: 0 }));
 const lock = new SharedWriteLock(data.lock);
-const options = { forUpdate: "", audit: true };
+const options = { forUpdate: "", audit: true, notificationPrefs: true };
 
 const queue: StoreUnit[] = [];
 let scheduled = false;

@@ -2,6 +2,7 @@ import { insertAuditEntry } from "../audit/audit-service";
 import { addRunToChartRollups } from "../charts/rollups";
 import { applyRunToJob } from "../core/job-state";
 import type { Queryable } from "../db/database";
+import { type ResolvedNotificationPrefs, readNotificationPrefs } from "../monitoring/notification-prefs";
 import { getJobForUpdate, saveJob } from "../store/jobs-store";
 import { insertRun } from "../store/runs-store";
 import { upsertServerFromReport, type ServerUpsertResult } from "../store/servers-store";
@@ -22,6 +23,12 @@ export interface StoredReport {
   nextExpectedAt: string | null;
   /** The job's open overdue episode as the transaction found it (monitoring re-evaluates only such jobs). */
   overdueSince: string | null;
+  /**
+   * The job's notification preferences as this transaction read them, for the notices of the upload's event (read
+   * here, next to the job row, instead of on the event loop afterwards); null when the run is not the job's latest
+   * (a late report notifies nobody) or the caller did not ask.
+   */
+  notificationPrefs: ResolvedNotificationPrefs | null;
 }
 
 /**
@@ -33,7 +40,7 @@ export interface StoredReport {
 export async function storeReport(
   q: Queryable,
   mapped: MappedReport,
-  options: { forUpdate: string; audit: boolean },
+  options: { forUpdate: string; audit: boolean; notificationPrefs: boolean },
 ): Promise<StoredReport> {
   const { forUpdate } = options;
   const now = mapped.run.created_at;
@@ -44,7 +51,15 @@ export async function storeReport(
   const { job, isLatest } = applyRunToJob(prev, mapped.run, mapped.nextScheduledRun, now);
   await saveJob(q, job);
   if (options.audit) await auditUpload(q, mapped, server);
-  return { server, isLatest, nextExpectedAt: job.next_expected_at, overdueSince: prev?.overdue_since ?? null };
+  const notificationPrefs =
+    options.notificationPrefs && isLatest ? await readNotificationPrefs(q, job.server_id, job.backup_name) : null;
+  return {
+    server,
+    isLatest,
+    nextExpectedAt: job.next_expected_at,
+    overdueSince: prev?.overdue_since ?? null,
+    notificationPrefs,
+  };
 }
 
 /** Bulk loads (collect, imports) are audited once per collection by their caller, not per run. */

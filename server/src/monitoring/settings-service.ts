@@ -19,7 +19,6 @@ import {
   DEFAULT_CHECK_CRON,
   DEFAULT_FREQUENCY,
   NOTIFICATION_FREQUENCIES,
-  type NotificationEvent,
   type NotificationFrequency,
   SERVER_DEFAULTS_KEY,
   type ServerNotificationDefaults,
@@ -38,19 +37,12 @@ import {
   updateSchedule,
   upsertNotificationPrefs,
 } from "./settings-store";
+import { type ResolvedNotificationPrefs, RecentNotificationPrefs, readNotificationPrefs } from "./notification-prefs";
+
+export type { ResolvedNotificationPrefs } from "./notification-prefs";
 
 const ALL_DAYS = [0, 1, 2, 3, 4, 5, 6];
 const CRON_KEY = "cron_service";
-
-/** The job's notification preferences with the server defaults applied (reference §6.1). */
-export interface ResolvedNotificationPrefs {
-  notificationEvent: NotificationEvent;
-  ntfyEnabled: boolean;
-  emailEnabled: boolean;
-  additionalNotificationEvent: NotificationEvent;
-  additionalEmails: string[];
-  additionalNtfyTopic: string | null;
-}
 
 const bool = (v: number | null | undefined, fallback: boolean): boolean =>
   v === null || v === undefined ? fallback : Number(v) === 1;
@@ -122,7 +114,7 @@ export class MonitoringSettingsService {
       }
     }
     const now = this.deps.clock.now().toISOString();
-    return this.deps.db.write(async (q) => {
+    return this.write(async (q) => {
       const ignored: string[] = [];
       let updated = 0;
       for (const e of entries) {
@@ -252,7 +244,7 @@ export class MonitoringSettingsService {
     const days = schedule.allowedWeekDays.length > 0 ? [...new Set(schedule.allowedWeekDays)].sort() : ALL_DAYS;
     const nextRun = schedule.nextRun ? schedule.nextRun.toISOString() : null;
     const now = this.deps.clock.now().toISOString();
-    await this.deps.db.write(async (q) => {
+    await this.write(async (q) => {
       await ensureJobRow(q, serverId, backupName, now);
       const job = await getJob(q, serverId, backupName);
       if (!job) return;
@@ -294,9 +286,28 @@ export class MonitoringSettingsService {
    */
   private readonly prefsInFlight = new Map<string, Promise<ResolvedNotificationPrefs>>();
 
+  /** What upload transactions read as they committed (see RecentNotificationPrefs); forgotten on every change here. */
+  private readonly recentPrefs = new RecentNotificationPrefs(() => performance.now());
+
+  /** The preferences an upload's transaction read for its job, for that upload's notification handlers. */
+  rememberPrefs(serverId: string, backupName: string, prefs: ResolvedNotificationPrefs): void {
+    this.recentPrefs.remember(JSON.stringify([serverId, backupName]), prefs);
+  }
+
+  /** Every write of this service: what uploads remembered may be older than what it commits. */
+  private async write<T>(work: (q: Queryable) => Promise<T>): Promise<T> {
+    try {
+      return await this.deps.db.write(work);
+    } finally {
+      this.recentPrefs.clear();
+    }
+  }
+
   /** The job's notification preferences with server defaults applied. */
   resolvedPrefs(serverId: string, backupName: string): Promise<ResolvedNotificationPrefs> {
     const key = JSON.stringify([serverId, backupName]);
+    const recent = this.recentPrefs.get(key);
+    if (recent !== undefined) return Promise.resolve(recent);
     let pending = this.prefsInFlight.get(key);
     if (!pending) {
       pending = this.readResolvedPrefs(serverId, backupName).finally(() => this.prefsInFlight.delete(key));
@@ -306,24 +317,7 @@ export class MonitoringSettingsService {
   }
 
   private readResolvedPrefs(serverId: string, backupName: string): Promise<ResolvedNotificationPrefs> {
-    return this.deps.db.read(async (q) => {
-      const job = await getNotificationPrefs(q, serverId, backupName);
-      const server = await getNotificationPrefs(q, serverId, SERVER_DEFAULTS_KEY);
-      const event = job?.notification_event ?? "warnings";
-      const emails = job?.additional_emails ?? server?.additional_emails ?? "";
-      return {
-        notificationEvent: event,
-        ntfyEnabled: bool(job?.ntfy_enabled, true),
-        emailEnabled: bool(job?.email_enabled, true),
-        additionalNotificationEvent:
-          job?.additional_notification_event ?? server?.additional_notification_event ?? event,
-        additionalEmails: emails
-          .split(",")
-          .map((e) => e.trim())
-          .filter((e) => e.includes("@")),
-        additionalNtfyTopic: job?.additional_ntfy_topic ?? server?.additional_ntfy_topic ?? null,
-      };
-    });
+    return this.deps.db.read((q) => readNotificationPrefs(q, serverId, backupName));
   }
 
   async tolerance(): Promise<ToleranceKey> {
@@ -335,7 +329,7 @@ export class MonitoringSettingsService {
   }
 
   async setTolerance(value: ToleranceKey): Promise<void> {
-    await this.deps.db.write((q) => setConfigValue(q, "overdue_tolerance", value));
+    await this.write((q) => setConfigValue(q, "overdue_tolerance", value));
   }
 
   async frequency(): Promise<NotificationFrequency> {
@@ -346,7 +340,7 @@ export class MonitoringSettingsService {
   }
 
   async setFrequency(value: NotificationFrequency): Promise<void> {
-    await this.deps.db.write((q) => setConfigValue(q, "notification_frequency", value));
+    await this.write((q) => setConfigValue(q, "notification_frequency", value));
   }
 
   /** The overdue check's schedule, in the original's `cron_service` configuration shape. */
@@ -367,7 +361,7 @@ export class MonitoringSettingsService {
   async setCheckInterval(interval: CheckInterval): Promise<{ cronExpression: string; enabled: boolean }> {
     const cron = CHECK_INTERVALS[interval];
     const task = { cronExpression: cron ?? DEFAULT_CHECK_CRON, enabled: cron !== null };
-    await this.deps.db.write(async (q) => {
+    await this.write(async (q) => {
       const raw = await getConfigValue(q, CRON_KEY);
       let doc: { tasks?: Record<string, unknown> } = {};
       try {
