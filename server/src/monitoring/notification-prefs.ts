@@ -48,6 +48,7 @@ export async function readNotificationPrefs(
  */
 export class RecentNotificationPrefs {
   private readonly entries = new Map<string, { prefs: ResolvedNotificationPrefs; until: number }>();
+  private sinceSweep = 0;
 
   /** `now`: a monotonic clock in ms (the wall clock, or a test's fake one, has nothing to do with this window). */
   constructor(
@@ -57,10 +58,14 @@ export class RecentNotificationPrefs {
 
   remember(key: string, prefs: ResolvedNotificationPrefs): void {
     const now = this.now();
-    // Oldest first (a Map keeps insertion order): drop what has expired, so the map holds one window of uploads.
-    for (const [k, e] of this.entries) {
-      if (e.until > now) break;
-      this.entries.delete(k);
+    // Expired entries go every SWEEP_EVERY uploads, oldest first (a Map keeps insertion order, and a job's newest
+    // entry is re-inserted at the end): the map holds about one window of uploads.
+    if (++this.sinceSweep >= SWEEP_EVERY) {
+      this.sinceSweep = 0;
+      for (const [k, e] of this.entries) {
+        if (e.until > now) break;
+        this.entries.delete(k);
+      }
     }
     this.entries.delete(key);
     this.entries.set(key, { prefs, until: now + this.ttlMs });
@@ -75,3 +80,5 @@ export class RecentNotificationPrefs {
     this.entries.clear();
   }
 }
+
+const SWEEP_EVERY = 256;

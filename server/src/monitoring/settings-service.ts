@@ -44,6 +44,9 @@ export type { ResolvedNotificationPrefs } from "./notification-prefs";
 const ALL_DAYS = [0, 1, 2, 3, 4, 5, 6];
 const CRON_KEY = "cron_service";
 
+/** A job's key for the preference maps below: length-prefixed, so no two (server, job) pairs share one. */
+const prefsKey = (serverId: string, backupName: string): string => `${serverId.length}:${serverId}${backupName}`;
+
 const bool = (v: number | null | undefined, fallback: boolean): boolean =>
   v === null || v === undefined ? fallback : Number(v) === 1;
 
@@ -291,7 +294,7 @@ export class MonitoringSettingsService {
 
   /** The preferences an upload's transaction read for its job, for that upload's notification handlers. */
   rememberPrefs(serverId: string, backupName: string, prefs: ResolvedNotificationPrefs): void {
-    this.recentPrefs.remember(JSON.stringify([serverId, backupName]), prefs);
+    this.recentPrefs.remember(prefsKey(serverId, backupName), prefs);
   }
 
   /** Every write of this service: what uploads remembered may be older than what it commits. */
@@ -305,7 +308,7 @@ export class MonitoringSettingsService {
 
   /** The job's notification preferences with server defaults applied. */
   resolvedPrefs(serverId: string, backupName: string): Promise<ResolvedNotificationPrefs> {
-    const key = JSON.stringify([serverId, backupName]);
+    const key = prefsKey(serverId, backupName);
     const recent = this.recentPrefs.get(key);
     if (recent !== undefined) return Promise.resolve(recent);
     let pending = this.prefsInFlight.get(key);
