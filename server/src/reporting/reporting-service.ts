@@ -196,8 +196,11 @@ export class ReportingService {
   async latestBackup(identifier: string): Promise<{ server: ServerView; backup: BackupView | null }> {
     return this.deps.db.read(async (q) => {
       const server = await resolveServer(q, identifier);
+      // The job first (a server's few job rows, sorted; the join only checks in the id index that its run exists),
+      // then that one run's row: the wide run rows of the other jobs are never read.
       const run = await q.get<BackupViewRow>(
-        `${BACKUP_VIEW_SELECT} JOIN jobs j ON j.latest_run_id = b.id WHERE j.server_id = ? ORDER BY j.latest_date DESC LIMIT 1`,
+        `${BACKUP_VIEW_SELECT} WHERE b.id = (SELECT j.latest_run_id FROM jobs j JOIN backups r ON r.id = j.latest_run_id
+           WHERE j.server_id = ? ORDER BY j.latest_date DESC LIMIT 1)`,
         [server.id],
       );
       return { server: toServerView(server), backup: run ? toBackupView(run) : null };
