@@ -12,7 +12,8 @@ export interface ResolvedNotificationPrefs {
   additionalNtfyTopic: string | null;
 }
 
-const bool = (v: number | null | undefined, fallback: boolean): boolean =>
+/** A stored 0/1 switch, or `fallback` where none is stored. */
+export const storedFlag = (v: number | null | undefined, fallback: boolean): boolean =>
   v === null || v === undefined ? fallback : Number(v) === 1;
 
 /** Reads a job's preferences and its server's defaults (two primary-key lookups) and resolves them. */
@@ -27,8 +28,8 @@ export async function readNotificationPrefs(
   const emails = job?.additional_emails ?? server?.additional_emails ?? "";
   return {
     notificationEvent: event,
-    ntfyEnabled: bool(job?.ntfy_enabled, true),
-    emailEnabled: bool(job?.email_enabled, true),
+    ntfyEnabled: storedFlag(job?.ntfy_enabled, true),
+    emailEnabled: storedFlag(job?.email_enabled, true),
     additionalNotificationEvent: job?.additional_notification_event ?? server?.additional_notification_event ?? event,
     additionalEmails: emails
       .split(",")

@@ -37,7 +37,12 @@ import {
   updateSchedule,
   upsertNotificationPrefs,
 } from "./settings-store";
-import { type ResolvedNotificationPrefs, RecentNotificationPrefs, readNotificationPrefs } from "./notification-prefs";
+import {
+  type ResolvedNotificationPrefs,
+  RecentNotificationPrefs,
+  readNotificationPrefs,
+  storedFlag,
+} from "./notification-prefs";
 
 export type { ResolvedNotificationPrefs } from "./notification-prefs";
 
@@ -47,9 +52,6 @@ const CRON_KEY = "cron_service";
 /** A job's key for the preference maps below: length-prefixed, so no two (server, job) pairs share one. */
 const prefsKey = (serverId: string, backupName: string): string => `${serverId.length}:${serverId}${backupName}`;
 
-const bool = (v: number | null | undefined, fallback: boolean): boolean =>
-  v === null || v === undefined ? fallback : Number(v) === 1;
-
 export function toBackupSettings(row: JobMonitoringRow | (JobMonitoringRow & NotificationPrefsRow)): BackupSettings {
   return {
     notificationEvent: row.notification_event ?? "warnings",
@@ -58,8 +60,8 @@ export function toBackupSettings(row: JobMonitoringRow | (JobMonitoringRow & Not
     allowedWeekDays: parseWeekdays(row.allowed_weekdays),
     time: row.next_expected_at ?? "",
     ...(row.latest_date ? { lastBackupDate: row.latest_date } : {}),
-    ntfyEnabled: bool(row.ntfy_enabled, true),
-    emailEnabled: bool(row.email_enabled, true),
+    ntfyEnabled: storedFlag(row.ntfy_enabled, true),
+    emailEnabled: storedFlag(row.email_enabled, true),
     ...(row.additional_notification_event ? { additionalNotificationEvent: row.additional_notification_event } : {}),
     ...(row.additional_emails ? { additionalEmails: row.additional_emails } : {}),
     ...(row.additional_ntfy_topic ? { additionalNtfyTopic: row.additional_ntfy_topic } : {}),
