@@ -11,6 +11,7 @@ import { EventBus } from "../../server/src/core/events";
 import { createLogger } from "../../server/src/core/logger";
 import { Database } from "../../server/src/db/database";
 import { IngestService } from "../../server/src/ingest/ingest-service";
+import { recomputeJob } from "../../server/src/store/maintenance-store";
 import { type RunSpec, makeReport } from "../support/api";
 import { createTestDatabase, dropTestDatabase, postgresMode } from "../support/postgres";
 import { tempDataDir } from "../support/server";
@@ -144,6 +145,65 @@ describe("chart roll-ups: incremental upkeep equals a rebuild", () => {
       });
       const { kept, fresh } = await rebuilt();
       expect(kept).to.deep.equal(fresh);
+    });
+  });
+
+  /**
+   * An upload of a job's newest run takes the previous latest run's gauges from the job row (jobs.latest_*) instead
+   * of looking its neighbours up: the row must hold them whatever happened before.
+   */
+  describe("the job row as the newest run's neighbour", () => {
+    const byDate = (runs: RunSpec[]) => [...runs].sort((a, b) => a.begin.localeCompare(b.begin));
+    const equalsRebuild = async () => {
+      const incremental = await rollups();
+      await db.write((q) => rebuildChartRollups(q, db.dialect));
+      expect(await rollups()).to.deep.equal(incremental);
+    };
+
+    it("jobs stored before latest_examined_files existed: the migration fills it from each job's latest run", async () => {
+      const runs = byDate(randomRuns(11, 120));
+      for (const spec of runs.slice(0, 60)) await ingest.ingest(makeReport(spec));
+      // Back to the schema before the migration (portable SQL: SQLite or PostgreSQL), then open again to run it.
+      await db.write(async (q) => {
+        await q.run(`ALTER TABLE jobs DROP COLUMN latest_examined_files`);
+        await q.run(`DELETE FROM migrations WHERE name = ?`, ["JobLatestExaminedFiles1764813600000"]);
+      });
+      await db.close();
+      db = await Database.open(
+        { sqliteFile: path.join(dir, "t.db"), synchronous: "NORMAL", cacheMb: 8, databaseUrl },
+        log,
+      );
+      ingest = new IngestService({
+        db,
+        events: new EventBus(log),
+        clock: new ManualClock(Date.parse("2025-06-30T00:00:00Z")),
+        timeZone: "UTC",
+      });
+      const filled = await db.read((q) =>
+        q.all<{ stored: number; latest: number }>(
+          `SELECT j.latest_examined_files AS stored, b.examined_files AS latest
+             FROM jobs j JOIN backups b ON b.id = j.latest_run_id`,
+        ),
+      );
+      expect(filled).to.have.length(3);
+      for (const row of filled) expect(Number(row.stored)).to.equal(Number(row.latest)).and.greaterThan(0);
+      // The rest are each job's newest run: every one of them folds in through the job row.
+      for (const spec of runs.slice(60)) await ingest.ingest(makeReport(spec));
+      await equalsRebuild();
+    });
+
+    it("the newest run deleted and its job recomputed: the next newest run still folds in right", async () => {
+      const runs = byDate(randomRuns(12, 90));
+      for (const spec of runs.slice(0, 80)) await ingest.ingest(makeReport(spec));
+      await db.write(async (q) => {
+        await q.run(
+          `DELETE FROM backups WHERE id = (SELECT latest_run_id FROM jobs WHERE server_id = 'm1' AND backup_name = 'A')`,
+        );
+        await recomputeJob(q, { server_id: "m1", backup_name: "A" }, "2025-06-30T00:00:00.000Z");
+        await rebuildChartRollups(q, db.dialect);
+      });
+      for (const spec of runs.slice(80)) await ingest.ingest(makeReport(spec));
+      await equalsRebuild();
     });
   });
 });

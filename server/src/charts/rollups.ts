@@ -1,4 +1,4 @@
-import type { RunRecord } from "../core/domain";
+import type { JobState, RunRecord } from "../core/domain";
 import type { Queryable } from "../db/database";
 import type { Dialect, DialectKind } from "../db/dialect";
 import { isoString as iso } from "../ingest/dates";
@@ -59,30 +59,68 @@ SELECT * FROM (SELECT date, 0 AS size, 0 AS examined_files, 0 AS known_file_size
 
 const n = (v: unknown) => Number(v ?? 0);
 
+/** A run known to be its job's newest: the job's run before it (the previous latest), if any. */
+export interface NewestRun {
+  previous: NeighbourRow | undefined;
+}
+
+/**
+ * What the job row says about a run about to be stored: `NewestRun` when the run is newer than the job's latest
+ * (or the job has no run yet), undefined otherwise (a late report: the roll-ups look its neighbours up).
+ */
+export function newestRunOf(job: JobLatest | undefined, runDate: string): NewestRun | undefined {
+  if (job === undefined || job.latest_date === null) return { previous: undefined };
+  if (runDate <= job.latest_date) return undefined;
+  return {
+    previous: {
+      date: job.latest_date,
+      size: job.latest_size,
+      examined_files: job.latest_examined_files,
+      known_file_size: job.latest_known_file_size,
+      backup_list_count: job.latest_backup_list_count,
+    },
+  };
+}
+
+type JobLatest = Pick<
+  JobState,
+  "latest_date" | "latest_size" | "latest_examined_files" | "latest_known_file_size" | "latest_backup_list_count"
+>;
+
 /**
  * Folds a run that was just inserted into `backups` (same transaction) into the hour, day and week roll-ups, with
- * two statements whatever the granularities: one lookup of the job's previous and next runs, one upsert of three
- * rows. Sums grow by the run. Buckets nest (an hour lies in one day, a day in one week), so the neighbours answer
+ * at most two statements whatever the granularities: one lookup of the job's previous and next runs (skipped for the
+ * job's newest run, see `newest`), one upsert of three rows. Sums grow by the run. Buckets nest (an hour lies in one day, a day in one week), so the neighbours answer
  * for every granularity: the new run is the job's last in a bucket unless its next run falls in the same bucket;
  * the job's previous last there is the previous run if that falls in the bucket. The gauges then move by
  * (new − previous last), or by the new values when it is the job's first run in the bucket, and `jobs` counts the
  * job once per bucket. A late report of an earlier run leaves the gauges alone. Order of arrival does not matter:
  * the result equals a rebuild (test/api/chart-data.spec.ts checks it).
+ *
+ * `newest`: the caller already knows the run is newer than every other run of its job (the job row's latest_date is
+ * older), so it has no next run and its previous run is the job's latest, whose gauges the job row holds
+ * (`newestRunOf`): the lookup is skipped. That is nearly every upload.
  */
-export async function addRunToChartRollups(q: Queryable, run: RollupRun): Promise<void> {
+export async function addRunToChartRollups(q: Queryable, run: RollupRun, newest?: NewestRun): Promise<void> {
   const at = Date.parse(run.date);
   const ok = (OK_STATUSES as readonly string[]).includes(run.status) ? 1 : 0;
   const failed = (FAILED_STATUSES as readonly string[]).includes(run.status) ? 1 : 0;
-  const around = await q.all<NeighbourRow>(NEIGHBOURS_SQL, [
-    run.server_id,
-    run.backup_name,
-    run.date,
-    run.server_id,
-    run.backup_name,
-    run.date,
-  ]);
-  const prev = around.find((r) => r.date < run.date);
-  const next = around.find((r) => r.date > run.date);
+  let prev: NeighbourRow | undefined;
+  let next: NeighbourRow | undefined;
+  if (newest !== undefined) {
+    prev = newest.previous;
+  } else {
+    const around = await q.all<NeighbourRow>(NEIGHBOURS_SQL, [
+      run.server_id,
+      run.backup_name,
+      run.date,
+      run.server_id,
+      run.backup_name,
+      run.date,
+    ]);
+    prev = around.find((r) => r.date < run.date);
+    next = around.find((r) => r.date > run.date);
+  }
   const params: unknown[] = [];
   for (const granularity of ROLLUP_GRANULARITIES) {
     const start = iso(bucketStartMs(granularity, at));

@@ -154,6 +154,8 @@ export interface JobState {
   latest_size: number;
   latest_known_file_size: number;
   latest_backup_list_count: number;
+  /** The latest run's examined files: with the other latest_* gauges, what the chart roll-ups need of it. */
+  latest_examined_files: number;
   last_success_date: string | null;
   monitoring_enabled: number;
   expected_interval: string;

@@ -39,6 +39,7 @@ export function applyRunToJob(
     latest_size: 0,
     latest_known_file_size: 0,
     latest_backup_list_count: 0,
+    latest_examined_files: 0,
     last_success_date: null,
     monitoring_enabled: 1,
     expected_interval: "1D",
@@ -75,6 +76,7 @@ export function applyRunToJob(
   job.latest_size = run.size;
   job.latest_known_file_size = run.known_file_size;
   job.latest_backup_list_count = run.backup_list_count;
+  job.latest_examined_files = run.examined_files;
   job.next_scheduled_run = nextScheduledRun;
   job.next_expected_at = nextExpectedFor(job, base.next_expected_at, run.date, nextScheduledRun);
   return { job, isLatest };

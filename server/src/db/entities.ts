@@ -126,6 +126,7 @@ export const JobEntity = new EntitySchema<JobState>({
     latest_size: int,
     latest_known_file_size: int,
     latest_backup_list_count: int,
+    latest_examined_files: int,
     last_success_date: text,
     monitoring_enabled: { type: "integer", default: 1 },
     expected_interval: { type: "text", default: "1D" },

@@ -1,5 +1,5 @@
 import { insertAuditEntry } from "../audit/audit-service";
-import { addRunToChartRollups } from "../charts/rollups";
+import { addRunToChartRollups, newestRunOf } from "../charts/rollups";
 import { applyRunToJob } from "../core/job-state";
 import type { Queryable } from "../db/database";
 import { type ResolvedNotificationPrefs, readNotificationPrefs } from "../monitoring/notification-prefs";
@@ -46,10 +46,10 @@ export async function storeReport(
   const now = mapped.run.created_at;
   const server = await upsertServerFromReport(q, { ...mapped.server, now, runDate: mapped.run.date }, forUpdate);
   if (!(await insertRun(q, mapped.run))) throw new DuplicateRun();
-  await addRunToChartRollups(q, mapped.run);
   const prev = await getJobForUpdate(q, forUpdate, mapped.run.server_id, mapped.run.backup_name);
+  await addRunToChartRollups(q, mapped.run, newestRunOf(prev, mapped.run.date));
   const { job, isLatest } = applyRunToJob(prev, mapped.run, mapped.nextScheduledRun, now);
-  await saveJob(q, job);
+  await saveJob(q, job, prev !== undefined);
   if (options.audit) await auditUpload(q, mapped, server);
   const notificationPrefs =
     options.notificationPrefs && isLatest ? await readNotificationPrefs(q, job.server_id, job.backup_name) : null;

@@ -58,7 +58,7 @@ export async function deleteJob(q: Queryable, job: JobKey): Promise<number> {
 
 type LatestRun = Pick<
   RunRecord,
-  "id" | "date" | "status" | "size" | "known_file_size" | "backup_list_count" | "backup_id"
+  "id" | "date" | "status" | "size" | "known_file_size" | "backup_list_count" | "examined_files" | "backup_id"
 >;
 
 /**
@@ -92,7 +92,7 @@ export async function recomputeJob(q: Queryable, job: JobKey, now: string): Prom
     key,
   );
   const latest = await q.get<LatestRun>(
-    `SELECT id, date, status, size, known_file_size, backup_list_count, backup_id
+    `SELECT id, date, status, size, known_file_size, backup_list_count, examined_files, backup_id
        FROM backups WHERE server_id = ? AND backup_name = ? ORDER BY date DESC LIMIT 1`,
     key,
   );
@@ -103,7 +103,7 @@ export async function recomputeJob(q: Queryable, job: JobKey, now: string): Prom
   await q.run(
     `UPDATE jobs SET run_count = ?, uploaded_total = ?, first_run_date = ?, last_success_date = ?, backup_id = ?,
             latest_run_id = ?, latest_date = ?, latest_status = ?, latest_size = ?, latest_known_file_size = ?,
-            latest_backup_list_count = ?, updated_at = ?, runs_success = ?, runs_warning = ?, runs_error = ?,
+            latest_backup_list_count = ?, latest_examined_files = ?, updated_at = ?, runs_success = ?, runs_warning = ?, runs_error = ?,
             runs_fatal = ?, runs_unknown = ?
       WHERE server_id = ? AND backup_name = ?`,
     [
@@ -118,6 +118,7 @@ export async function recomputeJob(q: Queryable, job: JobKey, now: string): Prom
       latest.size,
       latest.known_file_size,
       latest.backup_list_count,
+      latest.examined_files,
       now,
       Number(totals.runs_success),
       Number(totals.runs_warning),

@@ -6,6 +6,7 @@ import { ChartRollups1764460800000 } from "./1764460800000-ChartRollups";
 import { JobRunCounters1764554400000 } from "./1764554400000-JobRunCounters";
 import { PluginSettings1764640800000 } from "./1764640800000-PluginSettings";
 import { JobsLatestIndexDropped1764727200000 } from "./1764727200000-JobsLatestIndexDropped";
+import { JobLatestExaminedFiles1764813600000 } from "./1764813600000-JobLatestExaminedFiles";
 
 /** Ordered list of the SQLite migrations (explicit, so bundling or tsx never has to glob for them). */
 export const SQLITE_MIGRATIONS = [
@@ -17,4 +18,5 @@ export const SQLITE_MIGRATIONS = [
   JobRunCounters1764554400000,
   PluginSettings1764640800000,
   JobsLatestIndexDropped1764727200000,
+  JobLatestExaminedFiles1764813600000,
 ];
