@@ -27,10 +27,8 @@ describe("chart roll-ups: incremental upkeep equals a rebuild", () => {
   let db: Database;
   let ingest: IngestService;
 
-  beforeEach(async () => {
-    dir = tempDataDir();
-    // With TEST_DATABASE_URL, on a fresh PostgreSQL database of its own (the same SQL through the dialect).
-    databaseUrl = postgresMode ? await createTestDatabase() : undefined;
+  /** Opens the test's database (running the migrations it lacks) and an ingest service on it. */
+  async function openDatabase(): Promise<void> {
     db = await Database.open(
       { sqliteFile: path.join(dir, "t.db"), synchronous: "NORMAL", cacheMb: 8, databaseUrl },
       log,
@@ -41,6 +39,13 @@ describe("chart roll-ups: incremental upkeep equals a rebuild", () => {
       clock: new ManualClock(Date.parse("2025-06-30T00:00:00Z")),
       timeZone: "UTC",
     });
+  }
+
+  beforeEach(async () => {
+    dir = tempDataDir();
+    // With TEST_DATABASE_URL, on a fresh PostgreSQL database of its own (the same SQL through the dialect).
+    databaseUrl = postgresMode ? await createTestDatabase() : undefined;
+    await openDatabase();
   });
   afterEach(async () => {
     await db.close();
@@ -169,16 +174,7 @@ describe("chart roll-ups: incremental upkeep equals a rebuild", () => {
         await q.run(`DELETE FROM migrations WHERE name = ?`, ["JobLatestExaminedFiles1764813600000"]);
       });
       await db.close();
-      db = await Database.open(
-        { sqliteFile: path.join(dir, "t.db"), synchronous: "NORMAL", cacheMb: 8, databaseUrl },
-        log,
-      );
-      ingest = new IngestService({
-        db,
-        events: new EventBus(log),
-        clock: new ManualClock(Date.parse("2025-06-30T00:00:00Z")),
-        timeZone: "UTC",
-      });
+      await openDatabase();
       const filled = await db.read((q) =>
         q.all<{ stored: number; latest: number }>(
           `SELECT j.latest_examined_files AS stored, b.examined_files AS latest
