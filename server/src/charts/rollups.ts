@@ -90,9 +90,10 @@ type JobLatest = Pick<
 /**
  * Folds a run that was just inserted into `backups` (same transaction) into the hour, day and week roll-ups, with
  * at most two statements whatever the granularities: one lookup of the job's previous and next runs (skipped for the
- * job's newest run, see `newest`), one upsert of three rows. Sums grow by the run. Buckets nest (an hour lies in one day, a day in one week), so the neighbours answer
- * for every granularity: the new run is the job's last in a bucket unless its next run falls in the same bucket;
- * the job's previous last there is the previous run if that falls in the bucket. The gauges then move by
+ * job's newest run, see `newest`), one upsert of three rows. Sums grow by the run. Buckets nest (an hour lies in
+ * one day, a day in one week), so the neighbours answer for every granularity: the new run is the job's last in a
+ * bucket unless its next run falls in the same bucket; the job's previous last there is the previous run if that
+ * falls in the bucket. The gauges then move by
  * (new − previous last), or by the new values when it is the job's first run in the bucket, and `jobs` counts the
  * job once per bucket. A late report of an earlier run leaves the gauges alone. Order of arrival does not matter:
  * the result equals a rebuild (test/api/chart-data.spec.ts checks it).

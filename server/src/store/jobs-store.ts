@@ -64,8 +64,8 @@ export async function getJobForUpdate(
 /**
  * Writes the job's state. `exists`: the caller read the row in this transaction (getJobForUpdate, which locks it on
  * PostgreSQL), so a plain UPDATE does: an upsert first tries the INSERT, meets the primary key and only then updates
- * (~4 µs more per upload in the writer thread's statement timings). A new job is inserted as an upsert, so that two instances
- * creating the same job at once both succeed.
+ * (~4 µs more per upload in the writer thread's statement timings). A new job is inserted as an upsert, so that two
+ * instances creating the same job at once both succeed.
  */
 export async function saveJob(q: Queryable, job: JobState, exists = false): Promise<void> {
   if (!exists) {
