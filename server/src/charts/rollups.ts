@@ -93,10 +93,10 @@ type JobLatest = Pick<
  * job's newest run, see `newest`), one upsert of three rows. Sums grow by the run. Buckets nest (an hour lies in
  * one day, a day in one week), so the neighbours answer for every granularity: the new run is the job's last in a
  * bucket unless its next run falls in the same bucket; the job's previous last there is the previous run if that
- * falls in the bucket. The gauges then move by
- * (new − previous last), or by the new values when it is the job's first run in the bucket, and `jobs` counts the
- * job once per bucket. A late report of an earlier run leaves the gauges alone. Order of arrival does not matter:
- * the result equals a rebuild (test/api/chart-data.spec.ts checks it).
+ * falls in the bucket. The gauges then move by (new − previous last), or by the new values when it is the job's
+ * first run in the bucket, and `jobs` counts the job once per bucket. A late report of an earlier run leaves the
+ * gauges alone. Order of arrival does not matter: the result equals a rebuild (test/api/chart-data.spec.ts checks
+ * it).
  *
  * `newest`: the caller already knows the run is newer than every other run of its job (the job row's latest_date is
  * older), so it has no next run and its previous run is the job's latest, whose gauges the job row holds

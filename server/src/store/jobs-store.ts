@@ -31,19 +31,15 @@ const JOB_COLUMNS = [
   "runs_unknown",
 ] as const satisfies readonly (keyof JobState)[];
 
+/** Every column but the key (server_id, backup_name): what an existing job's row has written. */
+const JOB_STATE_COLUMNS = JOB_COLUMNS.filter((c) => c !== "server_id" && c !== "backup_name");
+
 const UPSERT_JOB_SQL =
   `INSERT INTO jobs (${JOB_COLUMNS.join(", ")}) VALUES (${JOB_COLUMNS.map(() => "?").join(", ")}) ` +
   `ON CONFLICT (server_id, backup_name) DO UPDATE SET ` +
-  JOB_COLUMNS.filter((c) => c !== "server_id" && c !== "backup_name")
-    .map((c) => `${c} = excluded.${c}`)
-    .join(", ");
+  JOB_STATE_COLUMNS.map((c) => `${c} = excluded.${c}`).join(", ");
 
-const UPDATE_JOB_SQL =
-  `UPDATE jobs SET ` +
-  JOB_COLUMNS.filter((c) => c !== "server_id" && c !== "backup_name")
-    .map((c) => `${c} = ?`)
-    .join(", ") +
-  ` WHERE server_id = ? AND backup_name = ?`;
+const UPDATE_JOB_SQL = `UPDATE jobs SET ${JOB_STATE_COLUMNS.map((c) => `${c} = ?`).join(", ")} WHERE server_id = ? AND backup_name = ?`;
 
 /**
  * The job's state, plus its open overdue episode (owned by monitoring, so read here but never written by saveJob):
@@ -75,8 +71,5 @@ export async function saveJob(q: Queryable, job: JobState, exists = false): Prom
     );
     return;
   }
-  const params: unknown[] = [];
-  for (const c of JOB_COLUMNS) if (c !== "server_id" && c !== "backup_name") params.push(job[c]);
-  params.push(job.server_id, job.backup_name);
-  await q.run(UPDATE_JOB_SQL, params);
+  await q.run(UPDATE_JOB_SQL, [...JOB_STATE_COLUMNS.map((c) => job[c]), job.server_id, job.backup_name]);
 }
