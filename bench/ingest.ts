@@ -6,6 +6,10 @@
  *      script's node flags, built first by the `prestart` script when stale; see lib/server-command.ts):
  *      ≥ 20,000 distinct realistic uploads at concurrency 16 → uploads/s, latency, non-2xx, and ingestion as a
  *      percentage of the echo (which is compiled and started with the same flags too);
+ *   2b. the floor (bench/floor-server.ts, before 2 in each pair): the echo plus one durable INSERT per report into
+ *      the original's backups table and nothing else, in three ways (a transaction per upload; a group commit per
+ *      event-loop turn; group commits on a writer thread, as the server does), over the same uploads: what storing
+ *      a report alone leaves of the echo's rate on this machine;
  *   3. a bulk load of 1,000,000 runs over 10,000 jobs (2,500 servers × 4 jobs × 100 daily runs, ending now) through
  *      IngestService.ingestBatch, in a loader process of its own; a small database of the same 10,000 jobs with one
  *      run each is loaded the same way for comparison;
@@ -15,12 +19,13 @@
  *   5. the peak RSS (VmHWM) of every server process;
  *   6. a final table, also written to bench/results/latest.json.
  *
- * Steps 1 and 2 run as interleaved pairs (three in the full run, one with --quick, --pairs=N to choose) and report
+ * Steps 1, 2b and 2 run as interleaved pairs (three in the full run, one with --quick, --pairs=N to choose) and report
  * the median pair: the ratio of two runs taken a minute apart would carry this VM's drift.
  *
  * Flags: --quick (smoke run: 2,000 uploads, 50,000 runs, 3 s measurements), --keep-data (keep the temp folder),
- * --ingest-only (steps 1 and 2 at their full size and the ratio, nothing written to bench/results: for trying out a
- * change to the upload path; the machine's noise calls for several such runs before and after).
+ * --no-floor (leave out 2b), --ingest-only (steps 1, 2b and 2 at their full size and the ratio, nothing written to
+ * bench/results: for trying out a change to the upload path; the machine's noise calls for several such runs before
+ * and after).
  * The load generator (autocannon, this process) and the server share the machine's cores; every measurement also
  * reports the CPU other processes used meanwhile, since that skews the figures.
  */
@@ -43,6 +48,10 @@ const argv = new Set(process.argv.slice(2));
 const QUICK = argv.has("--quick");
 const KEEP = argv.has("--keep-data");
 const INGEST_ONLY = argv.has("--ingest-only");
+/** `--no-floor`: the pairs leave out the floor server (see stepFloor). */
+const FLOOR = !argv.has("--no-floor");
+const FLOOR_MODES = ["autocommit", "group", "thread"] as const;
+type FloorMode = (typeof FLOOR_MODES)[number];
 /** `--pairs=N`: how many times the echo and the ingestion steps run, one after the other (see main). */
 const PAIRS_ARG = [...argv].find((a) => a.startsWith("--pairs="));
 
@@ -405,6 +414,43 @@ interface IngestStep {
   runsStored: number;
 }
 
+/**
+ * The upload load: `S.uploadWarmup` then `S.uploads` distinct realistic reports at c=CONNECTIONS against `url`. The
+ * bodies are made before the runs: building a 7.6 KB body per request in the load generator cost ~10 µs of its CPU
+ * each, on the cores the server needs (the echo sends one body, built once). autocannon may ask for a few more bodies
+ * than it sends (one prepared per connection): those are made on the spot.
+ */
+async function uploadLoad(
+  url: string,
+  pid: number,
+  template: UploadBodyTemplate,
+  baseMs: number,
+): Promise<{ warmup: Figures; ingest: Figures }> {
+  let next = 0; // global report counter: every request body is a different (server, job, begin time)
+  const makeBody = (i: number) => Buffer.from(template.body(i, S.uploadServers, S.uploadJobs, baseMs));
+  const bodies = Array.from({ length: S.uploadWarmup + S.uploads }, (_, i) => makeBody(i));
+  const bodyFor = (i: number) => bodies[i] ?? makeBody(i);
+  const uploadOpts = (amount: number): autocannon.Options => ({
+    url: `${url}/api/upload`,
+    connections: CONNECTIONS,
+    amount,
+    requests: [
+      {
+        method: "POST",
+        path: "/api/upload",
+        headers: { "content-type": "application/json" },
+        setupRequest: (req) => {
+          req.body = bodyFor(next++);
+          return req;
+        },
+      },
+    ],
+  });
+  const warmup = await cannon("ingest warm-up", pid, uploadOpts(S.uploadWarmup));
+  const ingest = await cannon("ingest", pid, uploadOpts(S.uploads));
+  return { warmup, ingest };
+}
+
 /** `pair`: which echo/ingestion pair this is (each ingests into a fresh database of its own). */
 async function stepIngest(template: UploadBodyTemplate, baseMs: number, pair: number): Promise<IngestStep> {
   const dataDir = path.join(tmpRoot, `ingest-data-${pair}`);
@@ -413,31 +459,7 @@ async function stepIngest(template: UploadBodyTemplate, baseMs: number, pair: nu
   );
   const server = await startHttpChild("ingest-server", serverArgs(), serverEnv(dataDir), "/api/health");
   try {
-    let next = 0; // global report counter: every request body is a different (server, job, begin time)
-    // The bodies are made before the runs: building a 7.6 KB body per request in the load generator cost ~10 µs of
-    // its CPU each, on the cores the server needs (the echo sends one body, built once). autocannon may ask for a few
-    // more bodies than it sends (one prepared per connection): those are made on the spot.
-    const makeBody = (i: number) => Buffer.from(template.body(i, S.uploadServers, S.uploadJobs, baseMs));
-    const bodies = Array.from({ length: S.uploadWarmup + S.uploads }, (_, i) => makeBody(i));
-    const bodyFor = (i: number) => bodies[i] ?? makeBody(i);
-    const uploadOpts = (amount: number): autocannon.Options => ({
-      url: `${server.url}/api/upload`,
-      connections: CONNECTIONS,
-      amount,
-      requests: [
-        {
-          method: "POST",
-          path: "/api/upload",
-          headers: { "content-type": "application/json" },
-          setupRequest: (req) => {
-            req.body = bodyFor(next++);
-            return req;
-          },
-        },
-      ],
-    });
-    const warmup = await cannon("ingest warm-up", server.pid, uploadOpts(S.uploadWarmup));
-    const ingest = await cannon("ingest", server.pid, uploadOpts(S.uploads));
+    const { warmup, ingest } = await uploadLoad(server.url, server.pid, template, baseMs);
     log(`    ${describe(ingest)}`);
     const summary = (await (await fetch(`${server.url}/api/summary`)).json()) as { totalBackupsRuns: number };
     const memory = memoryOf(server.pid);
@@ -456,6 +478,39 @@ async function stepIngest(template: UploadBodyTemplate, baseMs: number, pair: nu
   } finally {
     await server.stop();
     reportServerLog(server);
+  }
+}
+
+/**
+ * The floor (bench/floor-server.ts): the echo plus one durable INSERT per report into the original's `backups` table,
+ * nothing else; `mode` "autocommit" (a transaction per upload), "group" (one COMMIT per event-loop turn) or "thread"
+ * (group commits on a writer thread). An ingestion that stores more per report (validation, server and job rows,
+ * audit, roll-ups, events) costs at least this much: the floor bounds what it can reach on this machine.
+ */
+async function stepFloor(
+  template: UploadBodyTemplate,
+  baseMs: number,
+  pair: number,
+  mode: FloorMode,
+): Promise<Figures> {
+  const dataDir = path.join(tmpRoot, `floor-data-${mode}-${pair}`);
+  log(`\n[2b] floor (${mode}): bare Koa + koa-body + one INSERT per report, the same uploads`);
+  const floor = await startHttpChild(
+    `floor-${mode}`,
+    compiledHelperArgs("bench/floor-server.ts"),
+    { NODE_ENV: "production", DATA_DIR: dataDir, FLOOR_MODE: mode },
+    "/",
+  );
+  try {
+    const { warmup, ingest } = await uploadLoad(floor.url, floor.pid, template, baseMs);
+    log(`    ${describe(ingest)}`);
+    if (ingest.non2xx + ingest.errors + warmup.non2xx + warmup.errors > 0) {
+      problems.push(`floor (${mode}) answered non-2xx/errors: ${JSON.stringify(ingest.statusCodes)}`);
+    }
+    return ingest;
+  } finally {
+    await floor.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -582,21 +637,35 @@ async function main(): Promise<void> {
 
   // 1 + 2, as PAIRS interleaved pairs; the figures are the median pair's (by ratio).
   const ingestBase = recentBase(Math.ceil((S.uploadWarmup + S.uploads) / (S.uploadServers * S.uploadJobs)));
-  const pairs: Array<{ echo: Figures; ing: IngestStep; pct: number }> = [];
+  const pairs: Array<{ echo: Figures; ing: IngestStep; pct: number; floor: Partial<Record<FloorMode, Figures>> }> = [];
   for (let k = 0; k < PAIRS; k++) {
     if (PAIRS > 1) log(`\n--- echo / ingestion pair ${k + 1} of ${PAIRS}`);
     const pairEcho = await stepEcho(fixtureBody);
+    const floor: Partial<Record<FloorMode, Figures>> = {};
+    for (const mode of FLOOR ? FLOOR_MODES : []) {
+      const f = (floor[mode] = await stepFloor(template, ingestBase, k, mode));
+      log(`    floor (${mode}) = ${fmt((f.rps / pairEcho.rps) * 100, 1)} % of echo`);
+    }
     const pairIng = await stepIngest(template, ingestBase, k);
     const pairPct = (pairIng.ingest.rps / pairEcho.rps) * 100;
     log(`    ingestion = ${fmt(pairPct, 1)} % of echo`);
-    pairs.push({ echo: pairEcho, ing: pairIng, pct: pairPct });
+    pairs.push({ echo: pairEcho, ing: pairIng, pct: pairPct, floor });
   }
-  const { echo, ing, pct } = [...pairs].sort((a, b) => a.pct - b.pct)[Math.floor((pairs.length - 1) / 2)]!;
+  const { echo, ing, pct, floor } = [...pairs].sort((a, b) => a.pct - b.pct)[Math.floor((pairs.length - 1) / 2)]!;
+  const floorPct = (mode: FloorMode, p: { echo: Figures; floor: Partial<Record<FloorMode, Figures>> }) => {
+    const f = p.floor[mode];
+    return f === undefined ? undefined : (f.rps / p.echo.rps) * 100;
+  };
   const ingestPeakRssMb = Math.max(...pairs.map((p) => p.ing.memory.peakRssMb));
   if (PAIRS > 1) {
     log(
       `\n    ingestion over ${PAIRS} pairs: ${pairs.map((p) => fmt(p.pct, 1)).join(" / ")} % of echo; the median pair: ${fmt(pct, 1)} %`,
     );
+    for (const mode of FLOOR ? FLOOR_MODES : []) {
+      log(
+        `    floor (${mode}) over ${PAIRS} pairs: ${pairs.map((p) => fmt(floorPct(mode, p) ?? NaN, 1)).join(" / ")} %`,
+      );
+    }
   }
   if (INGEST_ONLY) {
     log(
@@ -723,6 +792,24 @@ async function main(): Promise<void> {
       "",
       `≥${TARGETS.ingestPctOfEcho}% ${mark(pct >= TARGETS.ingestPctOfEcho)}`,
     ],
+    ...FLOOR_MODES.flatMap((mode) => {
+      const f = floor[mode];
+      if (f === undefined) return [];
+      const label = {
+        autocommit: "a transaction per upload",
+        group: "one COMMIT per event-loop turn",
+        thread: "group commits on a writer thread",
+      }[mode];
+      return [
+        [
+          `  floor: echo + one INSERT, ${label}`,
+          `${fmt(f.rps, 0)} uploads/s, ${fmt(floorPct(mode, { echo, floor })!, 1)} %`,
+          fmt(f.p50, 2),
+          fmt(f.p99, 2),
+          `${fmt(cpuPerRequestUs(f), 0)} µs CPU`,
+        ],
+      ];
+    }),
     [
       `  server CPU per request: echo / upload`,
       `${fmt(cpuPerRequestUs(echo), 0)} / ${fmt(cpuPerRequestUs(ing.ingest), 0)} µs`,
@@ -806,6 +893,8 @@ async function main(): Promise<void> {
       runsStored: ing.runsStored,
       memory: { ...ing.memory, peakRssMb: ingestPeakRssMb },
       startMemory: ing.startMemory,
+      /** The floor server of the median pair (bench/floor-server.ts), by mode. */
+      floor,
       /** Every echo/ingestion pair; the figures above are the median pair's. */
       pairs: pairs.map((p) => ({
         echoRps: p.echo.rps,
@@ -814,6 +903,7 @@ async function main(): Promise<void> {
         echoCpuPerRequestUs: cpuPerRequestUs(p.echo),
         cpuPerUploadUs: cpuPerRequestUs(p.ing.ingest),
         eventLoopCpuPerUploadUs: eventLoopCpuPerRequestUs(p.ing.ingest),
+        floorPctOfEcho: Object.fromEntries(FLOOR_MODES.map((m) => [m, floorPct(m, p) ?? null])),
       })),
     },
     smallLoad: loadSmall,
