@@ -127,6 +127,33 @@ describe("ingest writer thread", () => {
     expect(await count(`SELECT run_count AS n FROM jobs`)).to.equal(3);
   });
 
+  it("keeps the WAL bounded under a steady stream of uploads (checkpoints it itself past walBoundBytes)", async () => {
+    await db.close();
+    const bound = 1024 * 1024;
+    db = await Database.open(
+      {
+        sqliteFile: path.join(dir, "t.db"),
+        synchronous: "NORMAL",
+        cacheMb: 8,
+        backgroundCheckpoint: true,
+        walBoundBytes: bound,
+      },
+      log,
+    );
+    writer = IngestWriter.start(db, fallback, log);
+    const wal = `${db.sqliteFile}-wal`;
+    let largest = 0;
+    // 500 uploads, 8 at a time (~2 group commits per round): several MB of WAL, which the background checkpointer
+    // (16 MB threshold) would leave alone; the thread starts it over each time it passes the bound.
+    for (let i = 0; i < 500; i += 8) {
+      await Promise.all(Array.from({ length: 8 }, (_, k) => writer!.store(mapped(i + k))));
+      largest = Math.max(largest, fs.statSync(wal).size);
+    }
+    expect(await count(`SELECT COUNT(*) AS n FROM backups`)).to.equal(504);
+    // The bound, plus what up to WAL_CHECK_COMMITS group commits add before the next look.
+    expect(largest).to.be.lessThan(3 * bound);
+  });
+
   it("event-loop writes and the thread's uploads interleave without errors", async () => {
     writer = IngestWriter.start(db, fallback, log);
     const uploads = Array.from({ length: 60 }, (_, i) => writer!.store(mapped(i)));

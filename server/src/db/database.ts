@@ -6,6 +6,7 @@ import type { AppConfig } from "../config";
 import type { Logger } from "../core/logger";
 import {
   SQLITE_AUTOCHECKPOINT_PAGES,
+  SQLITE_JOURNAL_SIZE_LIMIT_BYTES,
   type Dialect,
   type ReplaceOutcome,
   type ReplacePlan,
@@ -56,6 +57,12 @@ export interface DatabaseOptions {
    * a running server; scratch databases (restores, copies, tests of the data layer) leave it off.
    */
   backgroundCheckpoint?: boolean;
+  /**
+   * SQLite: the size past which the ingest writer thread checkpoints the WAL itself between two group commits, so a
+   * steady stream of uploads cannot grow it without end (default SQLITE_JOURNAL_SIZE_LIMIT_BYTES; see
+   * ingest-writer-thread.ts).
+   */
+  walBoundBytes?: number;
 }
 
 /** The database options of a configuration: DATABASE_URL when set, otherwise the SQLite file in DATA_DIR. */
@@ -118,6 +125,8 @@ export class Database {
     pages: SQLITE_AUTOCHECKPOINT_PAGES,
     listeners: new Set<(pages: number) => void>(),
   };
+  /** SQLite: see DatabaseOptions.walBoundBytes. */
+  walBoundBytes = SQLITE_JOURNAL_SIZE_LIMIT_BYTES;
   private readonly runner: QueryRunner;
   /** SQLite, the live database: WAL checkpoints in a worker thread (checkpointer.ts). */
   private checkpointer: BackgroundCheckpointer | undefined;
@@ -180,6 +189,7 @@ export class Database {
     const applied = await dataSource.runMigrations({ transaction: "each" });
     if (applied.length > 0) log.info({ migrations: applied.map((m) => m.name) }, "database migrated");
     const db = new Database(dataSource, dialect, log);
+    if (options.walBoundBytes !== undefined) db.walBoundBytes = options.walBoundBytes;
     if (options.backgroundCheckpoint) {
       const conn = db.sqliteConnection();
       db.checkpointer = BackgroundCheckpointer.start(
@@ -451,6 +461,7 @@ export class Database {
     connectionSetup: readonly string[];
     lock: SharedArrayBuffer;
     autoCheckpointPages: number;
+    walBoundBytes: number;
     onAutoCheckpoint(listener: (pages: number) => void): () => void;
   } {
     return {
@@ -458,6 +469,7 @@ export class Database {
       connectionSetup: this.dialect.connectionSetup,
       lock: this.writeLock.buffer,
       autoCheckpointPages: this.autoCheckpoint.pages,
+      walBoundBytes: this.walBoundBytes,
       onAutoCheckpoint: (listener) => {
         this.autoCheckpoint.listeners.add(listener);
         return () => this.autoCheckpoint.listeners.delete(listener);

@@ -8,6 +8,8 @@ export interface WriterData {
   connectionSetup: readonly string[];
   lock: SharedArrayBuffer;
   autoCheckpointPages: number;
+  /** Past this WAL size the thread checkpoints the WAL itself (see ingest-writer-thread.ts). */
+  walBoundBytes: number;
   statementCacheSize: number;
 }
 

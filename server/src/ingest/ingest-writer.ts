@@ -83,6 +83,7 @@ export class IngestWriter {
       connectionSetup: setup.connectionSetup,
       lock: setup.lock,
       autoCheckpointPages: setup.autoCheckpointPages,
+      walBoundBytes: setup.walBoundBytes,
       statementCacheSize: 64,
     };
     // Compiled (npm start): the .js beside this file. From the sources (tests, the tsx tools): the .ts, loaded through
