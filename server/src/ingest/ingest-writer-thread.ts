@@ -51,12 +51,8 @@ let commitsSinceWalCheck = 0;
 function boundWal(): void {
   if (++commitsSinceWalCheck < WAL_CHECK_COMMITS) return;
   commitsSinceWalCheck = 0;
-  let size = 0;
-  try {
-    size = fs.statSync(walFile).size;
-  } catch {
-    return; // no WAL file (yet): nothing to bound
-  }
+  // No WAL file (yet): nothing to bound.
+  const size = fs.statSync(walFile, { throwIfNoEntry: false })?.size ?? 0;
   if (size > data.walBoundBytes) conn.exec("PRAGMA wal_checkpoint(PASSIVE)");
 }
 
