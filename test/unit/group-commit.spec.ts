@@ -119,4 +119,31 @@ describe("units of work: group commit", () => {
     );
     expect((await keys()).map((r) => r.key)).to.deep.equal(["gc-1", "gc-2"]);
   });
+
+  it("keeps the WAL bounded under writes without pause (checkpoints it itself past walBoundBytes)", async function () {
+    if (postgresMode) this.skip();
+    await db.close();
+    const bound = 1024 * 1024;
+    db = await Database.open(
+      {
+        sqliteFile: path.join(dir, "t.db"),
+        synchronous: "NORMAL",
+        cacheMb: 8,
+        backgroundCheckpoint: true,
+        walBoundBytes: bound,
+      },
+      log,
+    );
+    const wal = `${db.sqliteFile}-wal`;
+    const value = "x".repeat(100_000); // ~25 overflow pages of WAL per write
+    let largest = 0;
+    // ~8 MB of WAL in 80 group commits, which the background checkpointer (16 MB threshold) would leave alone.
+    for (let i = 0; i < 80; i++) {
+      await setValue(`gc-${String(i).padStart(3, "0")}`, value);
+      largest = Math.max(largest, fs.statSync(wal).size);
+    }
+    expect(await keys()).to.have.length(80);
+    // The bound, plus what the commits between two looks at the WAL's size add.
+    expect(largest).to.be.lessThan(3 * bound);
+  });
 });

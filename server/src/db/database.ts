@@ -28,6 +28,7 @@ import {
   sqliteOnlineBackup,
 } from "./dialect";
 import { BackgroundCheckpointer } from "./checkpointer";
+import { WalBound } from "./wal-bound";
 import { copyDatabase } from "./copy";
 import { commitUnits, executorQueryable } from "./group-commit";
 import { SharedWriteLock } from "./write-lock";
@@ -58,9 +59,9 @@ export interface DatabaseOptions {
    */
   backgroundCheckpoint?: boolean;
   /**
-   * SQLite: the size past which the ingest writer thread checkpoints the WAL itself between two group commits, so a
-   * steady stream of uploads cannot grow it without end (default SQLITE_JOURNAL_SIZE_LIMIT_BYTES; see
-   * ingest-writer-thread.ts).
+   * SQLite, with the background checkpointer: the WAL size past which a connection that writes (the ingest writer
+   * thread's, this one's group commit) checkpoints the WAL itself between two transactions, so a steady stream of
+   * writes cannot grow it without end (default SQLITE_JOURNAL_SIZE_LIMIT_BYTES; see wal-bound.ts).
    */
   walBoundBytes?: number;
 }
@@ -130,6 +131,8 @@ export class Database {
   private readonly runner: QueryRunner;
   /** SQLite, the live database: WAL checkpoints in a worker thread (checkpointer.ts). */
   private checkpointer: BackgroundCheckpointer | undefined;
+  /** SQLite, with the background checkpointer: the WAL bound of this connection's writes (wal-bound.ts). */
+  private walBound: WalBound | undefined;
   /** SQLite: units of work run on the executor (see dialect.ts); other dialects go through the query runner. */
   private executor: SqliteExecutor | undefined;
   private readonly q: Queryable;
@@ -192,6 +195,12 @@ export class Database {
     if (options.walBoundBytes !== undefined) db.walBoundBytes = options.walBoundBytes;
     if (options.backgroundCheckpoint) {
       const conn = db.sqliteConnection();
+      db.walBound = new WalBound(
+        `${options.sqliteFile}-wal`,
+        db.walBoundBytes,
+        () => conn.exec("PRAGMA wal_checkpoint(PASSIVE)"),
+        (err) => log.warn({ err }, "WAL checkpoint after a group commit failed"),
+      );
       db.checkpointer = BackgroundCheckpointer.start(
         {
           file: options.sqliteFile,
@@ -353,6 +362,7 @@ export class Database {
       (u) => u.work(this.q),
       (err) => this.log.error({ err }, "rollback failed"),
     );
+    this.walBound?.afterCommit();
     const again: WriteUnit[] = [];
     units.forEach((u, i) => {
       const o = outcomes[i];

@@ -3,10 +3,10 @@
  * uploads in group commits, the same statements as the event loop would run (store-report.ts), under the write lock
  * it shares with the event loop's connection.
  */
-import fs from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { sqliteDialect, openSqliteFile, sqliteExecutor } from "../db/dialect";
 import { commitUnits, executorQueryable } from "../db/group-commit";
+import { WalBound } from "../db/wal-bound";
 import { SharedWriteLock } from "../db/write-lock";
 import type { FromWriter, StoreUnit, ThreadError, ToWriter, UnitResult, WriterData } from "./ingest-writer-protocol";
 import { storeReport } from "./store-report";
@@ -34,27 +34,13 @@ const q = executorQueryable(() => executor, sqliteDialect({ synchronous: "NORMAL
 const lock = new SharedWriteLock(data.lock);
 const options = { forUpdate: "", audit: true, notificationPrefs: true };
 
-/**
- * The WAL's bound under a steady stream of uploads. The background checkpointer (db/checkpointer.ts) copies the WAL
- * back into the database beside this thread, but SQLite starts the WAL over only when a transaction begins after a
- * checkpoint that caught up with its end, and while this thread appends without pause the checkpointer never does:
- * measured, the WAL grew by ~38 KB per upload, 838 MB over 22,000 uploads, and stays that size on disk. So every
- * WAL_CHECK_COMMITS group commits the thread looks at the WAL's size and, past `walBoundBytes` (64 MB), checkpoints it
- * itself between two transactions: only the tail the background checkpointer has not copied yet, after which the next
- * transaction starts the WAL over (and journal_size_limit, dialect.ts, cuts the file back to 64 MB). Measured over
- * 6 interleaved runs of 20,000 uploads each way: the WAL stays at 64 MB, uploads/s the same within this VM's noise.
- */
-const WAL_CHECK_COMMITS = 4;
-const walFile = `${data.file}-wal`;
-let commitsSinceWalCheck = 0;
-
-function boundWal(): void {
-  if (++commitsSinceWalCheck < WAL_CHECK_COMMITS) return;
-  commitsSinceWalCheck = 0;
-  // No WAL file (yet): nothing to bound.
-  const size = fs.statSync(walFile, { throwIfNoEntry: false })?.size ?? 0;
-  if (size > data.walBoundBytes) conn.exec("PRAGMA wal_checkpoint(PASSIVE)");
-}
+// Under a steady stream of uploads this connection writes without pause: it bounds the WAL itself (see wal-bound.ts).
+const walBound = new WalBound(
+  `${data.file}-wal`,
+  data.walBoundBytes,
+  () => conn.exec("PRAGMA wal_checkpoint(PASSIVE)"),
+  (err) => post({ kind: "warn", message: "WAL checkpoint after a group commit failed", error: threadError(err) }),
+);
 
 const queue: StoreUnit[] = [];
 let scheduled = false;
@@ -97,7 +83,7 @@ async function flush(): Promise<void> {
     });
     queue.unshift(...again);
     if (results.length > 0) post({ kind: "done", results });
-    boundWal();
+    walBound.afterCommit();
   }
   if (closing) {
     conn.close();
