@@ -1,6 +1,9 @@
+import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { expect } from "chai";
+import { createLogger } from "../../server/src/core/logger";
+import { Database } from "../../server/src/db/database";
 import { databaseOfDataDir, isQuery, postgresMode, queryRowsSync, runSync } from "./postgres";
 
 /**
@@ -124,4 +127,28 @@ function postgresInspector(url: string): SqliteDatabase {
     },
     close: () => undefined,
   };
+}
+
+/**
+ * The WAL bound tests (wal-bound.ts): opens the SQLite file `file` as the live database (background checkpointer on)
+ * with a WAL bound of `boundBytes`, runs `rounds` steps of writes on it, and returns the database and the largest
+ * size its WAL file reached after any step.
+ */
+export async function largestWalUnderBound(
+  file: string,
+  boundBytes: number,
+  rounds: number,
+  step: (db: Database, round: number) => Promise<unknown>,
+): Promise<{ db: Database; largest: number }> {
+  const log = createLogger("silent");
+  const db = await Database.open(
+    { sqliteFile: file, synchronous: "NORMAL", cacheMb: 8, backgroundCheckpoint: true, walBoundBytes: boundBytes },
+    log,
+  );
+  let largest = 0;
+  for (let round = 0; round < rounds; round++) {
+    await step(db, round);
+    largest = Math.max(largest, fs.statSync(`${file}-wal`).size);
+  }
+  return { db, largest };
 }
