@@ -28,9 +28,9 @@ export interface SqliteTuning {
 export const SQLITE_AUTOCHECKPOINT_PAGES = 4000;
 
 /**
- * The size the WAL file is cut back to when SQLite starts it over (journal_size_limit), and the size past which the
- * ingest writer thread checkpoints it itself (see ingest-writer-thread.ts). Without a limit the file keeps the size
- * of its largest burst until the last connection closes.
+ * The size the WAL file is cut back to when SQLite starts it over (journal_size_limit), and the default size past
+ * which a connection that writes without pause checkpoints it itself (see wal-bound.ts). Without a limit the file
+ * keeps the size of its largest burst until the last connection closes.
  */
 export const SQLITE_JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 

@@ -8,7 +8,7 @@ export interface WriterData {
   connectionSetup: readonly string[];
   lock: SharedArrayBuffer;
   autoCheckpointPages: number;
-  /** Past this WAL size the thread checkpoints the WAL itself (see ingest-writer-thread.ts). */
+  /** Past this WAL size the thread checkpoints the WAL itself (see db/wal-bound.ts). */
   walBoundBytes: number;
   statementCacheSize: number;
 }
