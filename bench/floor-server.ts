@@ -109,23 +109,27 @@ function commitRows(rows: unknown[][]): number[] {
   }
 }
 
-/**
- * Rows gathered until the current event-loop turn ends, then committed together; `store` answers each with its
- * status. The group mode uses it on the event loop, the thread mode in the worker.
- */
+/** Items gathered until the current event-loop turn ends, then handed to `flush` together. */
+function perTurn<T>(flush: (items: T[]) => void): (item: T) => void {
+  let batch: T[] = [];
+  return (item) => {
+    if (batch.length === 0)
+      setImmediate(() => {
+        const items = batch;
+        batch = [];
+        flush(items);
+      });
+    batch.push(item);
+  };
+}
+
+/** The group mode: the rows of one event-loop turn share a COMMIT; each is answered with its status after it. */
 function groupCommitter(): (row: unknown[]) => Promise<number> {
-  let batch: Array<{ row: unknown[]; done: (status: number) => void }> = [];
-  const flush = () => {
-    const items = batch;
-    batch = [];
+  const add = perTurn<{ row: unknown[]; done: (status: number) => void }>((items) => {
     const statuses = commitRows(items.map((it) => it.row));
     items.forEach((it, i) => it.done(statuses[i]!));
-  };
-  return (row) =>
-    new Promise<number>((resolve) => {
-      if (batch.length === 0) setImmediate(flush);
-      batch.push({ row, done: resolve });
-    });
+  });
+  return (row) => new Promise<number>((done) => add({ row, done }));
 }
 
 /** The thread mode's hand-over: rows to the worker, statuses back, matched by id. */
@@ -152,17 +156,11 @@ const mode = process.env.FLOOR_MODE ?? "autocommit";
 if (!isMainThread && parentPort) {
   // The thread mode's writer: what reaches it in one turn shares a COMMIT and one answer message.
   const port = parentPort;
-  let batch: Array<[number, unknown[]]> = [];
-  const flush = () => {
-    const items = batch;
-    batch = [];
+  const add = perTurn<[number, unknown[]]>((items) => {
     const statuses = commitRows(items.map(([, row]) => row));
     port.postMessage(items.map(([id], i) => [id, statuses[i]]));
-  };
-  port.on("message", (unit: [number, unknown[]]) => {
-    if (batch.length === 0) setImmediate(flush);
-    batch.push(unit);
   });
+  port.on("message", add);
 } else {
   const store =
     mode === "group" ? groupCommitter() : mode === "thread" ? threadCommitter() : (row: unknown[]) => storeRow(row);

@@ -103,8 +103,8 @@ export async function recomputeJob(q: Queryable, job: JobKey, now: string): Prom
   await q.run(
     `UPDATE jobs SET run_count = ?, uploaded_total = ?, first_run_date = ?, last_success_date = ?, backup_id = ?,
             latest_run_id = ?, latest_date = ?, latest_status = ?, latest_size = ?, latest_known_file_size = ?,
-            latest_backup_list_count = ?, latest_examined_files = ?, updated_at = ?, runs_success = ?, runs_warning = ?, runs_error = ?,
-            runs_fatal = ?, runs_unknown = ?
+            latest_backup_list_count = ?, latest_examined_files = ?, updated_at = ?, runs_success = ?,
+            runs_warning = ?, runs_error = ?, runs_fatal = ?, runs_unknown = ?
       WHERE server_id = ? AND backup_name = ?`,
     [
       Number(totals.runs),
